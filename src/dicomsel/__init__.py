@@ -1,0 +1,54 @@
+"""dicomsel: DICOM image selections (KOS, SR, SEG, RTSTRUCT, images) to FHIR ImagingSelection.
+
+The public API: read DICOM into the neutral model, write the model as FHIR.
+
+>>> from dicomsel import read_file, convert
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from dicomsel.convert import Batch, ConvertOptions, Outcome, convert
+from dicomsel.dicom import read_dataset, read_file
+from dicomsel.dicom.common import ReadOptions, ReadResult
+from dicomsel.errors import (
+    DicomselError,
+    InvalidInputError,
+    InvalidUIDError,
+    LossyMappingWarning,
+    MappingError,
+    NotDicomError,
+    UnsupportedObjectError,
+    ValidationError,
+)
+from dicomsel.model import Instance, Region2D, Region3D, Selection
+
+try:
+    __version__ = version("dicomsel")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "Batch",
+    "ConvertOptions",
+    "DicomselError",
+    "Instance",
+    "InvalidInputError",
+    "InvalidUIDError",
+    "LossyMappingWarning",
+    "MappingError",
+    "NotDicomError",
+    "Outcome",
+    "ReadOptions",
+    "ReadResult",
+    "Region2D",
+    "Region3D",
+    "Selection",
+    "UnsupportedObjectError",
+    "ValidationError",
+    "__version__",
+    "convert",
+    "read_dataset",
+    "read_file",
+]

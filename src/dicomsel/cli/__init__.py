@@ -1,0 +1,1 @@
+"""The ``dicomsel`` command line."""

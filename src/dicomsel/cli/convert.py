@@ -1,0 +1,125 @@
+"""``dicomsel convert``: DICOM files and folders -> FHIR ImagingSelection."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+from typing import Any
+
+__all__ = ["add_subparser", "write_atomic"]
+
+log = logging.getLogger("dicomsel")
+
+
+def add_subparser(sub: Any) -> None:
+    """Add ``convert`` to the subcommands."""
+    from dicomsel.fhir.output import FORMATS
+
+    p = sub.add_parser(
+        "convert",
+        help="convert DICOM objects (KOS, ...) to FHIR ImagingSelection",
+        description="Convert DICOM files, or folders of them (recursively), to FHIR "
+        "ImagingSelection resources. JSON goes to stdout (or -o), logs to stderr. "
+        "Exit codes: 0 all converted, 1 error, 2 usage, 3 some inputs failed while "
+        "the rest were converted and written.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="DICOM file or folder")
+    p.add_argument(
+        "-o", "--output", default="-", metavar="OUT", help="output file, or - for stdout (default)"
+    )
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="bundle",
+        help="collection Bundle (default), transaction Bundle of PUTs, or NDJSON",
+    )
+    p.add_argument("--fhir", choices=("r5",), default="r5", help="FHIR flavour (default r5)")
+    p.add_argument(
+        "--report", metavar="FILE", help="write a JSON report of every input's outcome to FILE"
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail an input on any warning (anything left out or changed)",
+    )
+    p.add_argument(
+        "--timezone",
+        metavar="OFFSET",
+        help="UTC offset such as +01:00 for documents without Timezone Offset "
+        "From UTC (else issued is left out with a warning)",
+    )
+    p.add_argument(
+        "--patient-id-system",
+        metavar="URI",
+        help="identifier system for Patient ID when the file names no issuer OID",
+    )
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more logging (-v: info, -vv: debug with tracebacks)",
+    )
+    p.set_defaults(func=run)
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: never half-written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".dicomsel-", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``convert`` with parsed arguments."""
+    from dicomsel.cli.main import ExitCode
+    from dicomsel.convert import ConvertOptions, convert
+    from dicomsel.dicom.common import ReadOptions
+    from dicomsel.fhir.output import serialise
+
+    if args.timezone is not None:
+        import re
+
+        if not re.fullmatch(r"[+-]\d\d:?\d\d", args.timezone):
+            log.error("--timezone %r is not a UTC offset like +01:00", args.timezone)
+            return ExitCode.USAGE
+    options = ConvertOptions(
+        fhir=args.fhir,
+        strict=args.strict,
+        read=ReadOptions(timezone=args.timezone, patient_id_system=args.patient_id_system),
+    )
+    batch = convert(args.inputs, options)
+    converted = batch.count("converted")
+    failed = batch.count("failed")
+    if args.report:
+        write_atomic(args.report, json.dumps(batch.report(), indent=2, ensure_ascii=False) + "\n")
+    if converted:
+        text = serialise(batch.all_resources(), args.format)
+        if args.output == "-":
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            write_atomic(args.output, text)
+    log.info(
+        "%d converted, %d skipped, %d failed; %d resources",
+        converted,
+        batch.count("skipped"),
+        failed,
+        len(batch.all_resources()),
+    )
+    if not converted:
+        if not failed:
+            log.error("no input could be converted (%d skipped)", batch.count("skipped"))
+        return ExitCode.ERROR
+    return ExitCode.PARTIAL if failed else ExitCode.OK

@@ -1,0 +1,84 @@
+"""``dicomsel``: the console script. ``main(argv) -> int``; one module per subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from enum import IntEnum
+
+from dicomsel.cli import convert as convert_cmd
+
+__all__ = ["ExitCode", "build_parser", "main", "run"]
+
+log = logging.getLogger("dicomsel")
+
+
+class ExitCode(IntEnum):
+    """Process exit codes."""
+
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    PARTIAL = 3
+    INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    from dicomsel import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="dicomsel",
+        description="DICOM image selections (KOS, SR, SEG, RTSTRUCT, images) to FHIR "
+        "ImagingSelection and back.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    convert_cmd.add_subparser(sub)
+    return parser
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        text = f"dicomsel: {record.levelname.lower()}: {record.getMessage()}"
+        if record.exc_info and record.levelno >= logging.DEBUG and log.level <= logging.DEBUG:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+def _setup_logging(verbosity: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter())
+    log.handlers[:] = [handler]
+    log.propagate = False
+    log.setLevel(
+        logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (see :class:`ExitCode`)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:
+        return int(e.code) if isinstance(e.code, int) else ExitCode.USAGE
+    verbosity = getattr(args, "verbose", 0)
+    _setup_logging(verbosity)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return ExitCode.INTERRUPTED
+    except Exception as e:  # the last line of defence: one line, no traceback unless -v
+        log.error("internal error: %s: %s", type(e).__name__, e)
+        if verbosity:
+            raise
+        return ExitCode.ERROR
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

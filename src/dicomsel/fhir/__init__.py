@@ -1,0 +1,1 @@
+"""Model -> FHIR, one module per flavour; FHIR's camelCase never leaves this package."""

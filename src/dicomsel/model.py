@@ -1,0 +1,378 @@
+"""The neutral model: what a DICOM object selects, independent of any FHIR version.
+
+Readers build these frozen dataclasses; writers are pure functions of them.
+Nothing here knows FHIR's element names. Values are checked when built:
+UIDs against PS3.5 section 9, subsets (frames, segments, ROIs) sorted and
+without duplicates, region coordinates against their graphic type.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from dicomsel.errors import InvalidInputError, InvalidUIDError
+
+__all__ = [
+    "Code",
+    "Endpoint",
+    "Identifier",
+    "Instance",
+    "Performer",
+    "Reference",
+    "Region2D",
+    "Region3D",
+    "RegionType2D",
+    "RegionType3D",
+    "Selection",
+    "check_uid",
+    "is_valid_uid",
+]
+
+_UID_RE = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
+
+
+def is_valid_uid(value: str) -> bool:
+    """Tell whether ``value`` is a valid DICOM UID (PS3.5 section 9.1).
+
+    At most 64 characters, digits and dots only, no empty component and no
+    component with a leading zero (a lone ``0`` is allowed).
+    """
+    return 0 < len(value) <= 64 and _UID_RE.match(value) is not None
+
+
+def check_uid(value: object, what: str = "UID") -> str:
+    """Return ``value`` if it is a valid DICOM UID, else raise :class:`InvalidUIDError`.
+
+    Parameters
+    ----------
+    value : object
+        The candidate UID.
+    what : str
+        Which attribute it came from, for the message.
+    """
+    if not isinstance(value, str):
+        raise InvalidUIDError(f"{type(value).__name__} {value!r} is not a UID", attribute=what)
+    if not is_valid_uid(value):
+        if len(value) > 64:
+            why = f"{len(value)} characters, more than 64"
+        elif not value:
+            why = "empty"
+        elif re.search(r"[^0-9.]", value):
+            why = "characters other than digits and dots"
+        elif ".." in value or value.startswith(".") or value.endswith("."):
+            why = "an empty component"
+        else:
+            why = "a component with a leading zero"
+        raise InvalidUIDError(f"{value!r} is not a valid UID ({why})", attribute=what)
+    return value
+
+
+def _positive_set(values: Iterable[int], what: str, *, allow_zero: bool = False) -> tuple[int, ...]:
+    seen: list[int] = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise InvalidInputError(f"{v!r} is not an integer", attribute=what)
+        if v < (0 if allow_zero else 1):
+            raise InvalidInputError(f"{v} is out of range (numbers start at 1)", attribute=what)
+        seen.append(v)
+    out = tuple(sorted(set(seen)))
+    if len(out) != len(seen):
+        dup = sorted({v for v in seen if seen.count(v) > 1})
+        raise InvalidInputError(f"duplicate number(s) {dup}", attribute=what)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    """A coded concept: DICOM (code value, coding scheme designator, meaning) or a FHIR system.
+
+    ``scheme`` is the DICOM Coding Scheme Designator when the code came from
+    DICOM; writers map it to a FHIR system URI through :mod:`dicomsel.terminology`.
+    ``system`` may be given directly (a URI) instead.
+    """
+
+    value: str | None
+    scheme: str | None = None
+    meaning: str | None = None
+    system: str | None = None
+    scheme_version: str | None = None
+    text: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.value and not self.text:
+            raise InvalidInputError("a code needs a value or a text")
+
+
+@dataclass(frozen=True, slots=True)
+class Identifier:
+    """A business identifier: ``system`` (URI or None) and ``value``.
+
+    ``type_code`` is an HL7 v2-0203 identifier type (``ACSN``, ``PLAC``, ``FILL``)
+    when one applies; ``assigner`` the display of who assigned it.
+    """
+
+    value: str
+    system: str | None = None
+    type_code: str | None = None
+    assigner: str | None = None
+
+    @classmethod
+    def dicom_uid(cls, uid: str) -> Identifier:
+        """The FHIR identifier of a DICOM UID: ``urn:dicom:uid`` / ``urn:oid:<uid>``."""
+        return cls(system="urn:dicom:uid", value=f"urn:oid:{check_uid(uid)}")
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A reference to another resource by business identifier (not by id)."""
+
+    resource_type: str
+    identifier: Identifier | None = None
+    display: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.identifier is None and not self.display:
+            raise InvalidInputError("a reference needs an identifier or a display")
+
+
+@dataclass(frozen=True, slots=True)
+class Performer:
+    """Who made the selection: a person (Practitioner) or a device (Device)."""
+
+    actor: Reference
+    function: Code | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where the selected instances can be retrieved from.
+
+    ``kind`` is ``"dicom-wado-rs"`` (a DICOMweb base or Retrieve URL),
+    ``"dicom-wado-uri"`` or ``"dicom-dimse"`` (an AE title, ``address`` None).
+    """
+
+    kind: str
+    address: str | None = None
+    ae_title: str | None = None
+    location_uid: str | None = None
+
+    def __post_init__(self) -> None:
+        if not (self.address or self.ae_title or self.location_uid):
+            raise InvalidInputError("an endpoint needs an address, an AE title or a location UID")
+        if self.location_uid is not None:
+            check_uid(self.location_uid, "RetrieveLocationUID (0040,E011)")
+
+
+class RegionType2D(StrEnum):
+    """2D graphic types (DICOM SCOORD and presentation-state graphic types)."""
+
+    POINT = "point"
+    MULTIPOINT = "multipoint"
+    POLYLINE = "polyline"
+    INTERPOLATED = "interpolated"
+    CIRCLE = "circle"
+    ELLIPSE = "ellipse"
+
+
+class RegionType3D(StrEnum):
+    """3D graphic types (DICOM SCOORD3D)."""
+
+    POINT = "point"
+    MULTIPOINT = "multipoint"
+    POLYLINE = "polyline"
+    POLYGON = "polygon"
+    ELLIPSE = "ellipse"
+    ELLIPSOID = "ellipsoid"
+
+
+# number of coordinate tuples: exact count, or minimum when negative
+_POINTS_2D = {
+    RegionType2D.POINT: 1,
+    RegionType2D.MULTIPOINT: -1,
+    RegionType2D.POLYLINE: -2,
+    RegionType2D.INTERPOLATED: -2,
+    RegionType2D.CIRCLE: 2,
+    RegionType2D.ELLIPSE: 4,
+}
+_POINTS_3D = {
+    RegionType3D.POINT: 1,
+    RegionType3D.MULTIPOINT: -1,
+    RegionType3D.POLYLINE: -2,
+    RegionType3D.POLYGON: -3,
+    RegionType3D.ELLIPSE: 4,
+    RegionType3D.ELLIPSOID: 6,
+}
+
+
+def _check_coordinates(
+    coordinates: Iterable[float], dims: int, rule: int, what: str
+) -> tuple[float, ...]:
+    coords = tuple(float(c) for c in coordinates)
+    if len(coords) % dims:
+        raise InvalidInputError(
+            f"{len(coords)} coordinates is not a multiple of {dims}", attribute=what
+        )
+    n = len(coords) // dims
+    if (rule > 0 and n != rule) or (rule < 0 and n < -rule):
+        need = f"exactly {rule}" if rule > 0 else f"at least {-rule}"
+        raise InvalidInputError(f"{n} point(s) given, {need} needed", attribute=what)
+    return coords
+
+
+@dataclass(frozen=True, slots=True)
+class Region2D:
+    """A 2D region in image pixel coordinates: (column, row) pairs as in DICOM Graphic Data."""
+
+    region_type: RegionType2D
+    coordinates: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        rt = RegionType2D(self.region_type)
+        object.__setattr__(self, "region_type", rt)
+        coords = _check_coordinates(self.coordinates, 2, _POINTS_2D[rt], f"{rt} region")
+        object.__setattr__(self, "coordinates", coords)
+
+
+@dataclass(frozen=True, slots=True)
+class Region3D:
+    """A 3D region in the patient coordinates of ``frame_of_reference_uid``: (x, y, z) triples."""
+
+    region_type: RegionType3D
+    coordinates: tuple[float, ...]
+    frame_of_reference_uid: str
+
+    def __post_init__(self) -> None:
+        rt = RegionType3D(self.region_type)
+        object.__setattr__(self, "region_type", rt)
+        coords = _check_coordinates(self.coordinates, 3, _POINTS_3D[rt], f"{rt} 3D region")
+        object.__setattr__(self, "coordinates", coords)
+        check_uid(self.frame_of_reference_uid, "ReferencedFrameOfReferenceUID (3006,0024)")
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """One selected SOP instance and, optionally, the parts of it that are selected.
+
+    Empty ``frames`` / ``segments`` / ``rois`` / ``observation_uids`` mean the
+    whole instance. Numbered subsets are sorted; a duplicate is an error.
+    """
+
+    uid: str
+    sop_class_uid: str | None = None
+    number: int | None = None
+    frames: tuple[int, ...] = ()
+    segments: tuple[int, ...] = ()
+    rois: tuple[int, ...] = ()
+    observation_uids: tuple[str, ...] = ()
+    regions_2d: tuple[Region2D, ...] = ()
+    regions_3d: tuple[Region3D, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_uid(self.uid, "SOP Instance UID")
+        if self.sop_class_uid is not None:
+            check_uid(self.sop_class_uid, "SOP Class UID")
+        object.__setattr__(
+            self, "frames", _positive_set(self.frames, "ReferencedFrameNumber (0008,1160)")
+        )
+        object.__setattr__(
+            self,
+            "segments",
+            _positive_set(self.segments, "ReferencedSegmentNumber (0062,000B)", allow_zero=True),
+        )
+        object.__setattr__(self, "rois", _positive_set(self.rois, "ROINumber (3006,0022)"))
+        obs = tuple(self.observation_uids)
+        for u in obs:
+            check_uid(u, "ObservationUID (0040,A171)")
+        if len(set(obs)) != len(obs):
+            raise InvalidInputError("duplicate observation UID", attribute="ObservationUID")
+        object.__setattr__(self, "observation_uids", tuple(sorted(obs)))
+        object.__setattr__(self, "regions_2d", tuple(self.regions_2d))
+        object.__setattr__(self, "regions_3d", tuple(self.regions_3d))
+
+    def merged(self, other: Instance) -> Instance:
+        """Join two selections of the same instance (union of their subsets)."""
+        if other.uid != self.uid:
+            raise ValueError("merging different instances")
+        return Instance(
+            uid=self.uid,
+            sop_class_uid=self.sop_class_uid or other.sop_class_uid,
+            number=self.number if self.number is not None else other.number,
+            frames=tuple(set(self.frames) | set(other.frames)),
+            segments=tuple(set(self.segments) | set(other.segments)),
+            rois=tuple(set(self.rois) | set(other.rois)),
+            observation_uids=tuple(set(self.observation_uids) | set(other.observation_uids)),
+            regions_2d=self.regions_2d
+            + tuple(r for r in other.regions_2d if r not in self.regions_2d),
+            regions_3d=self.regions_3d
+            + tuple(r for r in other.regions_3d if r not in self.regions_3d),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """A selection of instances within one series of one study.
+
+    Parameters
+    ----------
+    key : str
+        A stable key that makes the selection unique among those one source
+        produces; writers derive resource ids from ``(source_uid, key)``.
+    source_uid : str
+        SOP Instance UID of the DICOM object the selection was read from.
+    code : Code
+        What the selection is (a KOS title, DCM 111030 Image Region, ...).
+    """
+
+    key: str
+    source_uid: str
+    code: Code
+    study_instance_uid: str | None = None
+    series_instance_uid: str | None = None
+    series_number: int | None = None
+    frame_of_reference_uid: str | None = None
+    instances: tuple[Instance, ...] = ()
+    identifiers: tuple[Identifier, ...] = ()
+    based_on: tuple[Reference, ...] = ()
+    subject: Reference | None = None
+    issued: str | None = None
+    performers: tuple[Performer, ...] = ()
+    status: str = "available"
+    categories: tuple[Code, ...] = ()
+    endpoints: tuple[Endpoint, ...] = ()
+    body_site: Code | None = None
+    focus: tuple[str, ...] = ()
+    regions_3d: tuple[Region3D, ...] = ()
+    description: str | None = None
+
+    def __post_init__(self) -> None:
+        check_uid(self.source_uid, "SOPInstanceUID (0008,0018)")
+        if self.study_instance_uid is not None:
+            check_uid(self.study_instance_uid, "StudyInstanceUID (0020,000D)")
+        if self.series_instance_uid is not None:
+            check_uid(self.series_instance_uid, "SeriesInstanceUID (0020,000E)")
+        if self.frame_of_reference_uid is not None:
+            check_uid(self.frame_of_reference_uid, "FrameOfReferenceUID (0020,0052)")
+        if self.status not in _STATUSES:
+            raise InvalidInputError(f"status {self.status!r} is not one of {sorted(_STATUSES)}")
+        uids = [i.uid for i in self.instances]
+        if len(set(uids)) != len(uids):
+            raise InvalidInputError(
+                "an instance is listed twice in one selection", attribute="SOP Instance UID"
+            )
+        for name in (
+            "instances",
+            "identifiers",
+            "based_on",
+            "performers",
+            "categories",
+            "endpoints",
+            "focus",
+            "regions_3d",
+        ):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+
+_STATUSES = frozenset({"available", "entered-in-error", "unknown"})
