@@ -8,10 +8,12 @@ reader touches this module only.
 from __future__ import annotations
 
 import os
+import struct
 import warnings
 from collections.abc import Callable
 
 import pydicom
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
@@ -81,19 +83,26 @@ def load(path: str | os.PathLike[str]) -> tuple[Dataset, list[str]]:
     dicomsel.errors.NotDicomError
         When the file is not DICOM Part 10.
     dicomsel.errors.InvalidInputError
-        When the file is DICOM but cannot be parsed (truncated, corrupt).
+        When the file is DICOM but cannot be parsed, or is truncated.
     """
     p = os.fspath(path)
+    bare = False
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            ds = pydicom.dcmread(p, stop_before_pixels=True)
-            # parse every element now, so truncation shows here rather than later
-            _touch(ds)
-        except InvalidDicomError as e:
-            raise NotDicomError(
-                "not a DICOM file (no 'DICM' prefix after the preamble)", path=p
-            ) from e
+            try:
+                ds = pydicom.dcmread(p, stop_before_pixels=True)
+            except InvalidDicomError as e:
+                if not _looks_like_raw_dataset(p):
+                    raise NotDicomError(
+                        "not a DICOM file (no 'DICM' prefix after the preamble)", path=p
+                    ) from e
+                ds = pydicom.dcmread(p, stop_before_pixels=True, force=True)
+                bare = True
+        except DicomselError:
+            raise
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
+            raise InvalidInputError(e.strerror or str(e), path=p) from e
         except (
             EOFError,
             OSError,
@@ -104,22 +113,132 @@ def load(path: str | os.PathLike[str]) -> tuple[Dataset, list[str]]:
             NotImplementedError,
             AttributeError,
         ) as e:
-            if isinstance(e, FileNotFoundError | IsADirectoryError | PermissionError):
-                raise InvalidInputError(e.strerror or str(e), path=p) from e
             raise InvalidInputError(f"cannot be parsed ({type(e).__name__}: {e})", path=p) from e
     notes = [f"pydicom: {w.message}" for w in caught]
-    if any("truncat" in n.lower() or "end of file" in n.lower() for n in notes):
-        raise InvalidInputError(f"truncated file ({notes[0]})", path=p)
+    if bare:
+        notes.insert(0, "no Part 10 preamble and 'DICM' prefix: read as a bare dataset")
+    _check_complete(ds, p)
     return ds, notes
 
 
-def _touch(ds: Dataset) -> None:
-    stack = [ds]
-    while stack:
-        d = stack.pop()
-        for elem in d:
-            if elem.VR == "SQ":
-                stack.extend(elem.value)
+def _check_complete(ds: Dataset, path: str) -> None:
+    """Raise if the file ends before its last data element does.
+
+    pydicom stops quietly at the end of a truncated file. The last element in
+    file order is followed down through the last item of each sequence to a
+    raw element whose offset and length are known; the file must reach its
+    end plus the delimitation items of every undefined-length level.
+    """
+    meta = ds.get("file_meta")
+    ts = meta.get("TransferSyntaxUID") if meta is not None else None
+    if ts is not None and getattr(ts, "is_deflated", False):
+        return  # offsets refer to the inflated stream
+    size = os.path.getsize(path)
+    extra = 0
+    node: Dataset = ds
+    while True:
+        raw = getattr(node, "_dict", None)  # pydicom keeps elements unparsed here
+        if not raw:
+            return
+        elem = raw[max(raw)]
+        if isinstance(elem, RawDataElement):
+            if elem.length == 0xFFFFFFFF:
+                return
+            end = elem.value_tell + elem.length + extra
+            break
+        if elem.VR != "SQ":
+            header_end = _end_from_header(path, elem.file_tell, ds)
+            if header_end is None:
+                return
+            end = header_end + extra
+            break
+        if not elem.value:
+            return
+        if elem.is_undefined_length:
+            extra += 8  # Sequence Delimitation Item
+        node = elem.value[-1]
+        if node.is_undefined_length_sequence_item:
+            extra += 8  # Item Delimitation Item
+    where = f"({elem.tag.group:04X},{elem.tag.element:04X})"
+    if end > size:
+        raise InvalidInputError(
+            f"truncated file: it ends at byte {size}, its last element needs {end} bytes",
+            path=path,
+            attribute=where,
+        )
+    if end < size and extra == 0 and node is ds:
+        with open(path, "rb") as f:
+            f.seek(end)
+            tail = f.read(8)
+        # stop_before_pixels leaves Pixel Data (group 7FE0) unread; pydicom stopping anywhere
+        # else means the rest could not be parsed: an element cut off by truncation
+        if tail[:2] not in (b"\xe0\x7f", b"\x7f\xe0"):
+            raise InvalidInputError(
+                f"truncated or corrupt file: {size - end} byte(s) after the last element "
+                "could not be parsed",
+                path=path,
+                attribute=where,
+            )
+
+
+def _looks_like_raw_dataset(path: str) -> bool:
+    """Whether a file without the Part 10 header starts like a little endian dataset.
+
+    Its first element must be in group 0002 or 0008 with either an explicit VR
+    (two capital letters) or an implicit length that fits the file.
+    """
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if len(head) < 8:
+        return False
+    group, element = struct.unpack("<HH", head[:4])
+    if group not in (0x0002, 0x0008) or element > 0x1000:
+        return False
+    if head[4:6].isalpha() and head[4:6].isupper():
+        return True
+    length: int = struct.unpack("<I", head[4:8])[0]
+    return length < os.path.getsize(path)
+
+
+_LONG_VRS = frozenset(
+    {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"}
+)
+
+
+def _end_from_header(path: str, offset: int | None, ds: Dataset) -> int | None:
+    """End offset of the element whose header starts at ``offset``, read from the file.
+
+    For elements pydicom has already converted (and so no longer knows the
+    length of); None when the encoding is unknown or the length undefined.
+    """
+    encoding = getattr(ds, "original_encoding", None)
+    if offset is None or not encoding or encoding[0] is None:
+        return None
+    implicit, little = encoding
+    with open(path, "rb") as f:
+        f.seek(offset)
+        head = f.read(12)
+    order = "<" if little else ">"
+    if implicit:
+        if len(head) < 8:
+            return offset + 8
+        length = int.from_bytes(head[4:8], "little" if little else "big")
+        start = offset + 8
+    else:
+        if len(head) < 8:
+            return offset + 8
+        vr = head[4:6].decode("latin-1")
+        if vr in _LONG_VRS:
+            if len(head) < 12:
+                return offset + 12
+            length = struct.unpack(order + "I", head[8:12])[0]
+            start = offset + 12
+        else:
+            length = struct.unpack(order + "H", head[6:8])[0]
+            start = offset + 8
+    if length == 0xFFFFFFFF:
+        return None
+    return int(start + length)
 
 
 def read_file(path: str | os.PathLike[str], options: ReadOptions | None = None) -> ReadResult:

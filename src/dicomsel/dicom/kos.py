@@ -172,6 +172,8 @@ def read_kos(ds: Dataset, ctx: ReadContext) -> ReadResult:
             "(Type 1): series of the referenced instances are unknown"
         )
 
+    if "ContentSequence" not in ds:
+        ctx.warn(f"{attr_name('ContentSequence')} is missing (Type 1): only the evidence is read")
     title = first_code(ds, "ConceptNameCodeSequence")
     if title is None:
         ctx.warn(
