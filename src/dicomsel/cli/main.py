@@ -53,6 +53,9 @@ def _setup_logging(verbosity: int) -> None:
     handler.setFormatter(_Formatter())
     log.handlers[:] = [handler]
     log.propagate = False
+    # pydicom logs what it also warns; its warnings are collected into the report instead
+    logging.getLogger("pydicom").addHandler(logging.NullHandler())
+    logging.getLogger("pydicom").propagate = False
     log.setLevel(
         logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     )

@@ -63,7 +63,13 @@ def read_dataset(
             attribute=attr_name("SOPClassUID"),
         )
     try:
-        return reader(ds, ctx)
+        # pydicom converts values lazily and warns on invalid ones: those warnings are
+        # report lines of this file, not process-wide warnings
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = reader(ds, ctx)
+        result.warnings.extend(f"pydicom: {w.message}" for w in caught)
+        return result
     except DicomselError as e:
         if path:
             e.with_path(path)

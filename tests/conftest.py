@@ -1,0 +1,65 @@
+"""Shared fixtures: real data location, sample generator, CLI runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+REALDATA = Path(os.environ.get("DICOMSEL_REALDATA", ROOT.parent / "shared" / "realdata"))
+SAMPLES = ROOT / "sample_dicom"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+# the sample generator's KOS builder (sample_dicom/kosgen.py) is used by tests too
+sys.path.insert(0, str(SAMPLES))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def realdata(name: str) -> Path:
+    """A file of ../shared/realdata, or skip (fail under CI) when the folder is absent."""
+    path = REALDATA / name
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{path} is missing: CI must have ../shared/realdata")
+        pytest.skip(f"{path} is missing (../shared/realdata not present)")
+    return path
+
+
+def realdata_files(prefix: str) -> list[str]:
+    """Names of real files starting with ``prefix`` (empty when the folder is absent)."""
+    if not REALDATA.is_dir():
+        return []
+    return sorted(
+        p.name for p in REALDATA.iterdir() if p.name.startswith(prefix) and p.suffix == ".dcm"
+    )
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> Any:
+    """Call ``dicomsel.cli.main.main(argv)``; return (exit code, stdout, stderr)."""
+    from dicomsel.cli.main import main
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main([str(a) for a in argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def resources_of(text: str) -> list[dict[str, Any]]:
+    """The resources of a Bundle or NDJSON text."""
+    text = text.strip()
+    if not text:
+        return []
+    if text.startswith("{") and "\n{" not in text:
+        doc = json.loads(text)
+        if doc.get("resourceType") == "Bundle":
+            return [e["resource"] for e in doc.get("entry", ())]
+        return [doc]
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
