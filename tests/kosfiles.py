@@ -7,10 +7,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pydicom import config
-
-from kosgen import Ref, make_kos, save, uid
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
+
+from kosgen import Ref, make_kos, save, uid
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 MR = "1.2.840.10008.5.1.4.1.1.4"

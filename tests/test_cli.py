@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import ROOT, resources_of
 from kosfiles import basic_kos, content_refs, empty_kos, invalid_values_allowed, set_invalid, write
 
@@ -164,7 +165,7 @@ def test_bad_missing_path(tmp_path: Path, run_cli: Any) -> None:
 def test_partial_batch_exit_3_keeps_the_good(kos: Path, tmp_path: Path, run_cli: Any) -> None:
     bad = write(empty_kos(), tmp_path / "bad", "empty.dcm")
     report = tmp_path / "r.json"
-    code, out, err = run_cli("convert", kos, bad, tmp_path / "missing", "--report", report)
+    code, out, _ = run_cli("convert", kos, bad, tmp_path / "missing", "--report", report)
     assert code == 3
     assert len(resources_of(out)) == 5
     rep = json.loads(report.read_text())

@@ -5,6 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from dicomsel import read_file
+from dicomsel.dicom import read_dataset
+from dicomsel.dicom.common import ReadOptions
+from dicomsel.errors import InvalidInputError, InvalidUIDError
+
 from kosfiles import (
     CT,
     ECG,
@@ -22,13 +30,6 @@ from kosfiles import (
     write,
 )
 from kosgen import Ref, make_kos, uid
-from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
-
-from dicomsel import read_file
-from dicomsel.dicom import read_dataset
-from dicomsel.dicom.common import ReadOptions
-from dicomsel.errors import InvalidInputError, InvalidUIDError
 
 
 def test_one_selection_per_series_across_two_studies(tmp_path: Path) -> None:

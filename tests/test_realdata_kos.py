@@ -12,6 +12,7 @@ from typing import Any
 
 import pydicom
 import pytest
+
 from conftest import realdata, realdata_files, resources_of
 
 KOS_FILES = realdata_files("ko_") or ["ko_ihe_xdsi_manifest_mr_36inst.dcm"]
