@@ -57,9 +57,10 @@ def resources_of(text: str) -> list[dict[str, Any]]:
     text = text.strip()
     if not text:
         return []
-    if text.startswith("{") and "\n{" not in text:
+    try:
         doc = json.loads(text)
-        if doc.get("resourceType") == "Bundle":
-            return [e["resource"] for e in doc.get("entry", ())]
-        return [doc]
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError:  # NDJSON: one resource a line
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    if doc.get("resourceType") == "Bundle":
+        return [e["resource"] for e in doc.get("entry", ())]
+    return [doc]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
 
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
@@ -28,6 +30,7 @@ __all__ = [
     "issued",
     "observer_performers",
     "subject",
+    "value",
 ]
 
 
@@ -83,6 +86,19 @@ class ReadResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def value(ds: Dataset, tag: int) -> Any:
+    """The value of the element ``tag`` in ``ds``, or None: the fast path for hot loops.
+
+    Access by tag skips pydicom's keyword lookup, which dominates when a
+    document holds tens of thousands of references.
+    """
+    try:
+        return ds[tag].value
+    except KeyError:
+        return None
+
+
+@cache
 def attr_name(keyword: str) -> str:
     """``"StudyInstanceUID (0020,000D)"``: an attribute as messages name it."""
     t = Tag(keyword)
@@ -332,14 +348,17 @@ def observer_performers(items: Sequence | list[Dataset], ctx: ReadContext) -> tu
     return tuple(out)
 
 
+_CONTENT_SEQUENCE = 0x0040A730
+
+
 def iter_content(root: Dataset) -> Iterator[tuple[Dataset, int]]:
     """Every content item below ``root``, depth first, with its depth; iterative, not recursive."""
     stack: list[tuple[Dataset, int]] = [
-        (item, 1) for item in reversed(root.get("ContentSequence") or ())
+        (item, 1) for item in reversed(value(root, _CONTENT_SEQUENCE) or ())
     ]
     while stack:
         item, depth = stack.pop()
         yield item, depth
-        children = item.get("ContentSequence")
+        children = value(item, _CONTENT_SEQUENCE)
         if children:
             stack.extend((child, depth + 1) for child in reversed(children))

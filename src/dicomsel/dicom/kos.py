@@ -24,6 +24,7 @@ from dicomsel.dicom.common import (
     iter_content,
     observer_performers,
     subject,
+    value,
 )
 from dicomsel.model import Code, Endpoint, Identifier, Instance, Selection
 
@@ -33,6 +34,20 @@ __all__ = ["SOP_CLASS_UIDS", "read_kos"]
 SOP_CLASS_UIDS = frozenset({"1.2.840.10008.5.1.4.1.1.88.59"})
 
 _KEY_OBJECT_DESCRIPTION = "113012"
+
+# tags read in the per-reference loops (by tag: no keyword lookup)
+_REF_SOP_SEQ = 0x00081199
+_REF_SOP_CLASS = 0x00081150
+_REF_SOP_INSTANCE = 0x00081155
+_REF_FRAME = 0x00081160
+_REF_SEGMENT = 0x0062000B
+_VALUE_TYPE = 0x0040A040
+_EVIDENCE = "CurrentRequestedProcedureEvidenceSequence"
+_A_EVIDENCE = attr_name(_EVIDENCE)
+_A_INSTANCE = attr_name("ReferencedSOPInstanceUID")
+_A_CLASS = attr_name("ReferencedSOPClassUID")
+_A_FRAME = attr_name("ReferencedFrameNumber")
+_A_SEGMENT = attr_name("ReferencedSegmentNumber")
 _REFERENCE_TYPES = frozenset({"IMAGE", "COMPOSITE", "WAVEFORM"})
 
 
@@ -90,12 +105,12 @@ def _evidence(
             for ep in _endpoints(series_item, ctx):
                 if ep not in s.endpoints:
                     s.endpoints.append(ep)
-            for sop in series_item.get("ReferencedSOPSequence") or ():
+            for sop in value(series_item, _REF_SOP_SEQ) or ():
                 uid = ctx.uid(
-                    sop.get("ReferencedSOPInstanceUID"),
+                    value(sop, _REF_SOP_INSTANCE),
                     f"{attr} > {attr_name('ReferencedSOPInstanceUID')}",
                 )
-                cls = sop.get("ReferencedSOPClassUID")
+                cls = value(sop, _REF_SOP_CLASS)
                 cls_uid = (
                     ctx.uid(cls, f"{attr} > {attr_name('ReferencedSOPClassUID')}") if cls else None
                 )
@@ -187,7 +202,7 @@ def read_kos(ds: Dataset, ctx: ReadContext) -> ReadResult:
     description_parts: list[str] = []
     root_items = list(ds.get("ContentSequence") or ())
     for item, _depth in iter_content(ds):
-        vt = str(item.get("ValueType", "")).strip()
+        vt = str(value(item, _VALUE_TYPE) or "").strip()
         if vt == "TEXT":
             concept = first_code(item, "ConceptNameCodeSequence")
             if concept is not None and concept.value == _KEY_OBJECT_DESCRIPTION:
@@ -202,10 +217,10 @@ def read_kos(ds: Dataset, ctx: ReadContext) -> ReadResult:
             continue
         if vt not in _REFERENCE_TYPES:
             continue
-        for sop in item.get("ReferencedSOPSequence") or ():
+        for sop in value(item, _REF_SOP_SEQ) or ():
             _add_ref(sop, vt, refs, content_order, ctx)
             # IMAGE items may name the presentation state to show the image with
-            for ps in sop.get("ReferencedSOPSequence") or ():
+            for ps in value(sop, _REF_SOP_SEQ) or ():
                 _add_ref(ps, "COMPOSITE", refs, content_order, ctx, whole=True)
 
     if not refs and not where:
@@ -284,8 +299,8 @@ def _add_ref(
     whole: bool = False,
 ) -> None:
     where = f"ContentSequence {vt} item > {attr_name('ReferencedSOPInstanceUID')}"
-    uid = ctx.uid(sop.get("ReferencedSOPInstanceUID"), where)
-    cls = sop.get("ReferencedSOPClassUID")
+    uid = ctx.uid(value(sop, _REF_SOP_INSTANCE), where)
+    cls = value(sop, _REF_SOP_CLASS)
     cls_uid = (
         ctx.uid(cls, f"ContentSequence {vt} item > {attr_name('ReferencedSOPClassUID')}")
         if cls
@@ -295,10 +310,8 @@ def _add_ref(
         ctx.warn(
             f"instance {uid}: {attr_name('ReferencedSOPClassUID')} is missing in the content tree"
         )
-    frames = _int_list(sop.get("ReferencedFrameNumber"), attr_name("ReferencedFrameNumber"), ctx)
-    segments = _int_list(
-        sop.get("ReferencedSegmentNumber"), attr_name("ReferencedSegmentNumber"), ctx
-    )
+    frames = _int_list(value(sop, _REF_FRAME), attr_name("ReferencedFrameNumber"), ctx)
+    segments = _int_list(value(sop, _REF_SEGMENT), attr_name("ReferencedSegmentNumber"), ctx)
     for f in frames:
         if f < 1:
             raise ctx.error(
