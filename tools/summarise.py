@@ -11,8 +11,10 @@ def main(bundle_path: str, report_path: str) -> int:
     with open(report_path, encoding="utf-8") as f:
         report = json.load(f)
     s = report["summary"]
-    print(f"\ninputs: {s['inputs']}  converted: {s['converted']}  skipped: {s['skipped']}  "
-          f"failed: {s['failed']}")
+    print(
+        f"\ninputs: {s['inputs']}  converted: {s['converted']}  skipped: {s['skipped']}  "
+        f"failed: {s['failed']}"
+    )
     for item in report["inputs"]:
         if item["status"] == "failed":
             print(f"  failed  {item['path']}: {item.get('reason')}")
@@ -23,8 +25,10 @@ def main(bundle_path: str, report_path: str) -> int:
         print("no output written")
         return 1
     kinds = Counter(e["resource"]["resourceType"] for e in bundle.get("entry", ()))
-    print(f"{bundle_path}: Bundle ({bundle['type']}) with "
-          + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+    print(
+        f"{bundle_path}: Bundle ({bundle['type']}) with "
+        + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    )
     for e in bundle.get("entry", ()):
         r = e["resource"]
         if r["resourceType"] != "ImagingSelection":
@@ -32,8 +36,10 @@ def main(bundle_path: str, report_path: str) -> int:
         code = r["code"].get("coding", [{}])[0].get("display") or r["code"].get("text")
         inst = r.get("instance", [])
         subsets = sum(len(i.get("subset", [])) for i in inst)
-        print(f"  {code!s:<28} series {r.get('seriesUid', '?')}: {len(inst)} instance(s)"
-              + (f", {subsets} subset item(s)" if subsets else ""))
+        print(
+            f"  {code!s:<28} series {r.get('seriesUid', '?')}: {len(inst)} instance(s)"
+            + (f", {subsets} subset item(s)" if subsets else "")
+        )
     return 0
 
 

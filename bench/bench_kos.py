@@ -1,0 +1,223 @@
+"""Benchmark `dicomsel convert` on a 10,000-reference KOS against a pydicom baseline.
+
+Usage: python bench/bench_kos.py [--runs N] [--json] [--only-baseline] [--max-ratio R]
+                                 [--refs N --series N --studies N] [--save-kos PATH]
+
+Builds a Key Object Selection document with --refs references (default
+10,000) spread over --series series (default 20) in --studies studies
+(default 2) in a temporary folder, then times whole processes, alternating:
+
+  a) baseline: ``python -c`` reading the file with ``pydicom.dcmread`` and
+     touching ``elem.value`` of every element, recursively through sequences;
+  b) ``python -m dicomsel convert FILE -o OUT.json``.
+
+Each command runs once as a warm-up, then --runs times (default 7).  The
+report gives the medians and the ratio b/a; the target is a ratio <= 1.5.
+The repository's ``src`` folder is put first on PYTHONPATH, so the working
+tree is measured even when dicomsel is not installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "sample_dicom"))
+
+from kosgen import Ref, make_kos, save, uid  # noqa: E402
+
+TARGET_RATIO = 1.5
+ENHANCED_CT = "1.2.840.10008.5.1.4.1.1.2.1"  # multi-frame, so frame references are valid
+NS = "dicomsel-bench"
+
+BASELINE = """\
+import sys
+from pydicom import dcmread
+
+def walk(ds):
+    n = 0
+    for elem in ds:
+        elem.value
+        n += 1
+        if elem.VR == "SQ":
+            for item in elem.value:
+                n += walk(item)
+    return n
+
+walk(dcmread(sys.argv[1]))
+"""
+
+
+def build_kos(path: Path, refs: int, series: int, studies: int) -> None:
+    if refs % series or series % studies:
+        raise SystemExit("--refs must be a multiple of --series, --series of --studies")
+    per_series = refs // series
+    items = []
+    for s in range(series):
+        study_uid = uid(NS, "study", s % studies)
+        series_uid = uid(NS, "series", s)
+        ae = f"AE{s % studies}" if s % 2 == 0 else None
+        for i in range(per_series):
+            frames = (1 + i % 3,) if i % 10 == 0 else ()
+            items.append(
+                Ref(
+                    study_uid,
+                    series_uid,
+                    ENHANCED_CT,
+                    uid(NS, "instance", s, i),
+                    frames=frames,
+                    retrieve_ae=ae,
+                )
+            )
+    ds = make_kos(
+        items,
+        description=f"Benchmark selection of {refs} instances",
+        observer_name="Bench^Mark",
+        uid=uid(NS, "kos"),
+        series_uid=uid(NS, "kos-series"),
+        accession="BENCH-1",
+        study_date="20240102",
+        study_time="100000",
+        study_id="BENCH",
+        tz_offset="+0000",
+    )
+    save(ds, path)
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    src = str(REPO / "src")
+    old = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = src if not old else src + os.pathsep + old
+    return env
+
+
+def dicomsel_available(env: dict[str, str]) -> bool:
+    probe = (
+        "import importlib.util, sys; "
+        "sys.exit(importlib.util.find_spec('dicomsel.__main__') is None)"
+    )
+    try:
+        proc = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True)
+    except OSError:
+        return False
+    return proc.returncode == 0
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.stderr.write(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr}")
+        raise SystemExit(1)
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="timed runs of each command")
+    parser.add_argument("--refs", type=int, default=10_000)
+    parser.add_argument("--series", type=int, default=20)
+    parser.add_argument("--studies", type=int, default=2)
+    parser.add_argument("--json", action="store_true", help="print one JSON line")
+    parser.add_argument("--save-kos", type=Path, help="also copy the generated KOS here")
+    parser.add_argument(
+        "--only-baseline", action="store_true", help="time the pydicom baseline only"
+    )
+    parser.add_argument(
+        "--max-ratio",
+        type=float,
+        default=None,
+        help=f"exit 1 if the ratio exceeds this (the target is {TARGET_RATIO})",
+    )
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+
+    env = child_env()
+    if not args.only_baseline and not dicomsel_available(env):
+        sys.stderr.write(
+            "error: `python -m dicomsel` is not importable "
+            f"(tried {REPO / 'src'} and the installed packages with {sys.executable}); "
+            "install the project (pip install -e .) or use --only-baseline\n"
+        )
+        return 2
+
+    with tempfile.TemporaryDirectory(prefix="bench_kos_") as tmp:
+        kos = Path(tmp) / "kos_10k.dcm"
+        out = Path(tmp) / "out.json"
+        start = time.perf_counter()
+        build_kos(kos, args.refs, args.series, args.studies)
+        build_s = time.perf_counter() - start
+        if args.save_kos:
+            shutil.copyfile(kos, args.save_kos)
+
+        commands = {"baseline": [sys.executable, "-c", BASELINE, str(kos)]}
+        if not args.only_baseline:
+            commands["dicomsel"] = [
+                sys.executable,
+                "-m",
+                "dicomsel",
+                "convert",
+                str(kos),
+                "-o",
+                str(out),
+            ]
+        for cmd in commands.values():  # warm-up: imports compiled, file cached
+            timed(cmd, env)
+        if not args.only_baseline and (not out.exists() or out.stat().st_size == 0):
+            sys.stderr.write(f"error: dicomsel convert wrote no output to {out}\n")
+            return 1
+
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(args.runs):
+            for name, cmd in commands.items():
+                times[name].append(timed(cmd, env))
+        kos_bytes = kos.stat().st_size
+
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    ratio = medians["dicomsel"] / medians["baseline"] if "dicomsel" in medians else None
+    result = {
+        "refs": args.refs,
+        "series": args.series,
+        "studies": args.studies,
+        "kos_bytes": kos_bytes,
+        "build_s": round(build_s, 4),
+        "runs": args.runs,
+        **{f"{name}_median_s": round(value, 4) for name, value in medians.items()},
+        **{f"{name}_min_s": round(min(times[name]), 4) for name in times},
+        "ratio": None if ratio is None else round(ratio, 4),
+        "target_ratio": TARGET_RATIO,
+    }
+
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"KOS: {args.refs} references, {args.series} series, {args.studies} studies, "
+            f"{kos_bytes} bytes (built in {build_s:.2f} s); {args.runs} runs each"
+        )
+        print(f"{'command':<10} {'median s':>9} {'min s':>9} {'max s':>9}")
+        for name, values in times.items():
+            print(f"{name:<10} {medians[name]:>9.3f} {min(values):>9.3f} {max(values):>9.3f}")
+        if ratio is not None:
+            verdict = "ok" if ratio <= TARGET_RATIO else "over target"
+            print(f"ratio dicomsel/baseline: {ratio:.2f} (target <= {TARGET_RATIO}: {verdict})")
+
+    if args.max_ratio is not None and ratio is not None and ratio > args.max_ratio:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
