@@ -53,7 +53,20 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Any:
 
 
 def resources_of(text: str) -> list[dict[str, Any]]:
-    """The resources of a Bundle or NDJSON text."""
+    """The resources of a Bundle or NDJSON text, each checked against HL7's R5 package.
+
+    The Bundle itself is validated too. Outside CI this skips when HL7's package
+    is not cached (``make test`` fetches it); in CI it fails instead.
+    """
+    from hl7_r5 import assert_valid_r5
+
+    resources = _parse(text)
+    for r in resources:
+        assert_valid_r5(r)
+    return resources
+
+
+def _parse(text: str) -> list[dict[str, Any]]:
     text = text.strip()
     if not text:
         return []
@@ -62,5 +75,8 @@ def resources_of(text: str) -> list[dict[str, Any]]:
     except json.JSONDecodeError:  # NDJSON: one resource a line
         return [json.loads(line) for line in text.splitlines() if line.strip()]
     if doc.get("resourceType") == "Bundle":
+        from hl7_r5 import assert_valid_r5
+
+        assert_valid_r5(doc)
         return [e["resource"] for e in doc.get("entry", ())]
     return [doc]

@@ -148,10 +148,21 @@ class Validator:
         raw = json.loads((cache / _fetch.SCHEMA).read_text(encoding="utf-8"))
         self.resource_types: frozenset[str] = frozenset(raw["discriminator"]["mapping"])
         raw_defs: dict[str, dict[str, Any]] = raw["definitions"]
+        # HL7's schema has no "_x" twin (id/extensions of a primitive) for canonical elements.
+        for definition in raw_defs.values():
+            props = definition.get("properties", {})
+            for prop, schema in list(props.items()):
+                is_array = schema.get("type") == "array"
+                if _ref_name(schema.get("items", {}) if is_array else schema) != "canonical":
+                    continue
+                element = {"$ref": "#/definitions/Element"}
+                twin = {"items": element, "type": "array"} if is_array else element
+                props.setdefault(f"_{prop}", twin)
         # Element model from the unpatched schema: definition -> property -> (target, is_array).
         # Choice-type primitives (valueDateTime...) are inline in the schema, not $refs.
         primitives = {n: d for n, d in raw_defs.items() if "properties" not in d}
         primitives.pop("ResourceList", None)
+        self._primitives = frozenset(primitives)
 
         def target_of(prop: str, schema: dict[str, Any]) -> str | None:
             if "$ref" in schema:
@@ -176,13 +187,21 @@ class Validator:
                 else:
                     props[prop] = (target_of(prop, schema), False)
             self._model[name] = props
+        # A required primitive may be sent as "_x" alone (extensions, no value), which a JSON
+        # schema "required" cannot express: such names move to the walker's own required list.
+        self._required: dict[str, list[str]] = {}
+        for name, definition in raw_defs.items():
+            required = definition.get("required", [])
+            moved = [r for r in required if self._model[name].get(r, (None,))[0] in primitives]
+            if moved:
+                definition["required"] = [r for r in required if r not in moved]
+                self._required[name] = moved
         self._schema_required = {n: set(d.get("required", ())) for n, d in raw_defs.items()}
         self._element_paths = self._map_element_paths()
         self._defs = self._patch_and_inline(raw_defs)
         self._def_names = {id(d): n for n, d in self._defs.items()}
         self._code_systems: dict[str, dict[str, Any]] = {}
         self._codes: dict[str, frozenset[str]] = {}
-        self._required: dict[str, list[str]] = {}
         self._load_structure_definitions()
         self._bindings: dict[str, list[tuple[str, str]]] = {}
         for (def_name, prop), cs_id in _BINDINGS.items():
@@ -211,6 +230,7 @@ class Validator:
 
     def _patch_and_inline(self, raw_defs: dict[str, dict[str, Any]]) -> dict[str, Any]:
         defs: dict[str, Any] = json.loads(json.dumps(raw_defs))  # private copy to patch
+        primitives = self._primitives
 
         def strip(node: Any) -> None:
             if isinstance(node, dict):
@@ -271,6 +291,19 @@ class Validator:
 
         for definition in list(defs.values()):
             inline(definition)
+        # JSON arrays of primitives (and their "_x" twins) may hold null to keep them aligned;
+        # _check_nulls makes sure each null is matched by a value in the twin array.
+        nullable: dict[str, dict[str, Any]] = {}
+        for name, definition in defs.items():
+            for prop, prop_schema in definition.get("properties", {}).items():
+                target = self._model[name][prop][0]
+                items = prop_schema.get("items")
+                if prop_schema.get("type") != "array" or not isinstance(items, dict):
+                    continue
+                if (target in primitives or prop.startswith("_")) and "type" in items:
+                    if target not in nullable:
+                        nullable[target] = {**items, "type": [items["type"], "null"]}
+                    prop_schema["items"] = nullable[target]
         return defs
 
     def _load_structure_definitions(self) -> None:
@@ -288,7 +321,9 @@ class Validator:
                 def_name = by_path.get(parent)
                 if def_name is None or name in self._schema_required.get(def_name, ()):
                     continue
-                self._required.setdefault(def_name, []).append(name)
+                required = self._required.setdefault(def_name, [])
+                if name not in required:
+                    required.append(name)
         for (def_name, prop), cs_id in _BINDINGS.items():
             element = sd_elements.get(f"{self._element_paths.get(def_name)}.{prop}")
             if element is None:
@@ -412,6 +447,8 @@ class Validator:
                 )
         walk_props = self._walk_props.get(def_name, {})
         for key, value in node.items():
+            if type(value) is list and None in value:
+                self._check_nulls(node, key, path, out)
             spec = walk_props.get(key)
             if spec is None:
                 continue
@@ -433,6 +470,17 @@ class Validator:
                             out.append(f"{location}: {problem}")
                 elif isinstance(item, dict):
                     self._walk(target, item, location, seen, out)
+
+    @staticmethod
+    def _check_nulls(node: dict[str, Any], key: str, path: str, out: list[str]) -> None:
+        twin_key = key[1:] if key.startswith("_") else f"_{key}"
+        values, twin = node[key], node.get(twin_key)
+        if not isinstance(twin, list) or len(twin) != len(values):
+            out.append(f"{path}.{key}: holds null but {twin_key} is not an array of equal length")
+            return
+        for i, (a, b) in enumerate(zip(values, twin, strict=True)):
+            if a is None and b is None:
+                out.append(f"{path}.{key}[{i}]: null in both {key} and {twin_key}")
 
 
 @functools.cache

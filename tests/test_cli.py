@@ -23,6 +23,7 @@ def kos(tmp_path: Path) -> Path:
 def test_bundle_to_stdout(kos: Path, run_cli: Any) -> None:
     code, out, err = run_cli("convert", kos)
     assert code == 0, err
+    resources_of(out)  # the Bundle and every resource valid against HL7's R5 package
     bundle = json.loads(out)
     assert bundle["resourceType"] == "Bundle" and bundle["type"] == "collection"
     kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
@@ -37,6 +38,7 @@ def test_bundle_to_stdout(kos: Path, run_cli: Any) -> None:
 def test_transaction_bundle_puts(kos: Path, run_cli: Any) -> None:
     code, out, _ = run_cli("convert", kos, "--format", "transaction")
     assert code == 0
+    resources_of(out)
     bundle = json.loads(out)
     assert bundle["type"] == "transaction"
     for e in bundle["entry"]:
@@ -51,6 +53,7 @@ def test_ndjson_one_resource_a_line(kos: Path, run_cli: Any) -> None:
     assert code == 0
     lines = out.splitlines()
     assert len(lines) == 5
+    assert len(resources_of(out)) == 5
     assert all(json.loads(line)["resourceType"] for line in lines)
 
 

@@ -40,6 +40,7 @@ REGION_3D_CODES = frozenset({"point", "multipoint", "polyline", "polygon", "elli
 
 _V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 _ENDPOINT_TYPES = "http://terminology.hl7.org/CodeSystem/endpoint-connection-type"
+_THO_CONNECTION_TYPES = frozenset({"dicom-wado-rs", "dicom-wado-uri", "dicom-qido-rs"})
 
 
 def selection_id(sel: Selection) -> str:
@@ -210,16 +211,21 @@ def _instance(inst: Instance, where: str, warnings: list[str]) -> dict[str, Any]
 def endpoint_resource(ep: Endpoint) -> dict[str, Any]:
     """An R5 Endpoint for a retrieve location.
 
-    A DICOMweb or WADO-URI address is carried as such. A bare AE title has no
-    network address in the KOS: it is written as ``name`` with the address
-    ``urn:dicom:ae:<AE title>`` (documented in docs/mapping.md); a Retrieve
+    A DICOMweb or WADO-URI address is carried as such, with its HL7 connection
+    type. A bare AE title has no network address in the KOS and HL7 has no DIMSE
+    connection type: it is written as ``name``, the connection type as text and
+    the address ``urn:dicom:ae:<AE title>`` (docs/design.md); a Retrieve
     Location UID becomes an identifier.
     """
     out: dict[str, Any] = {"resourceType": "Endpoint", "id": endpoint_id(ep)}
     if ep.location_uid:
         out["identifier"] = [_identifier(Identifier.dicom_uid(ep.location_uid))]
     out["status"] = "active"
-    out["connectionType"] = [{"coding": [{"system": _ENDPOINT_TYPES, "code": ep.kind}]}]
+    if ep.kind in _THO_CONNECTION_TYPES:
+        out["connectionType"] = [{"coding": [{"system": _ENDPOINT_TYPES, "code": ep.kind}]}]
+    else:
+        # HL7's endpoint-connection-type has no DIMSE code (binding strength: example)
+        out["connectionType"] = [{"text": "DICOM DIMSE (C-MOVE / C-GET)"}]
     if ep.ae_title:
         out["name"] = ep.ae_title
     out["payload"] = [{"mimeType": ["application/dicom"]}]
