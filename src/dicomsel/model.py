@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from enum import StrEnum
 
 from dicomsel.errors import InvalidInputError, InvalidUIDError
@@ -31,16 +32,26 @@ __all__ = [
     "is_valid_uid",
 ]
 
-_UID_RE = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
+_UID_CHARS = re.compile(r"[0-9.]+")
+_LEADING_ZERO = re.compile(r"(?:^|\.)0[0-9]")
 
 
+@lru_cache(maxsize=1 << 16)
 def is_valid_uid(value: str) -> bool:
     """Tell whether ``value`` is a valid DICOM UID (PS3.5 section 9.1).
 
     At most 64 characters, digits and dots only, no empty component and no
-    component with a leading zero (a lone ``0`` is allowed).
+    component with a leading zero (a lone ``0`` is allowed). Cached: a large
+    manifest repeats its class, study and series UIDs thousands of times.
     """
-    return 0 < len(value) <= 64 and _UID_RE.match(value) is not None
+    return (
+        0 < len(value) <= 64
+        and _UID_CHARS.fullmatch(value) is not None
+        and ".." not in value
+        and value[0] != "."
+        and value[-1] != "."
+        and _LEADING_ZERO.search(value) is None
+    )
 
 
 def check_uid(value: object, what: str = "UID") -> str:

@@ -65,6 +65,7 @@ def scheme_for_system(system: str) -> str | None:
     return None
 
 
+@cache
 def sop_class_name(uid: str) -> str | None:
     """The name of a SOP Class UID from PS3.6 (pydicom's UID dictionary), or None."""
     u = UID(uid)

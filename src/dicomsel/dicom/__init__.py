@@ -7,10 +7,12 @@ reader touches this module only.
 
 from __future__ import annotations
 
+import gc
 import os
 import struct
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pydicom
 from pydicom.dataelem import RawDataElement
@@ -247,9 +249,28 @@ def _end_from_header(path: str, offset: int | None, ds: Dataset) -> int | None:
     return int(start + length)
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while one file is parsed.
+
+    Parsing a large document allocates hundreds of thousands of objects that
+    all stay alive; each automatic collection would traverse them again
+    (about 15 % of the time of a 10,000-reference KOS). Reference counting
+    still frees what is dropped; the collector resumes after the file.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def read_file(path: str | os.PathLike[str], options: ReadOptions | None = None) -> ReadResult:
     """Read one DICOM file with the reader its SOP class calls for."""
-    ds, notes = load(path)
-    result = read_dataset(ds, os.fspath(path), options)
+    with _gc_paused():
+        ds, notes = load(path)
+        result = read_dataset(ds, os.fspath(path), options)
     result.warnings[:0] = notes
     return result

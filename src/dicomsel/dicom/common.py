@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
@@ -92,10 +93,19 @@ def value(ds: Dataset, tag: int) -> Any:
     Access by tag skips pydicom's keyword lookup, which dominates when a
     document holds tens of thousands of references.
     """
-    try:
-        return ds[tag].value
-    except KeyError:
+    # pydicom keeps a dataset's elements in ``_dict`` (tag -> element, raw until first
+    # read): looking there first makes a missing element cost a dict lookup instead of
+    # a KeyError, and an element already converted skip __getitem__ altogether.
+    elements = getattr(ds, "_dict", None)
+    if elements is None:  # pragma: no cover - not a pydicom Dataset
+        elem = ds.get(tag)
+        return None if elem is None else elem.value
+    elem = elements.get(tag)
+    if elem is None:
         return None
+    if isinstance(elem, DataElement):
+        return elem.value
+    return ds[tag].value  # converts the raw element and stores it
 
 
 @cache
@@ -267,6 +277,8 @@ def based_on(ds: Dataset) -> tuple[Reference, ...]:
     return tuple(out)
 
 
+_RELATIONSHIP_TYPE = 0x0040A010
+
 # TID 1002 observer context concept names (DCM)
 _OBSERVER_TYPE = "121005"
 _PERSON_NAME = "121008"
@@ -299,7 +311,8 @@ def observer_performers(items: Sequence | list[Dataset], ctx: ReadContext) -> tu
     observers: list[dict[str, str]] = []
     current: dict[str, str] | None = None
     for item in items:
-        if _str(item, "RelationshipType") != "HAS OBS CONTEXT":
+        # by tag: this runs over every root item, tens of thousands in a large manifest
+        if value(item, _RELATIONSHIP_TYPE) != "HAS OBS CONTEXT":
             continue
         concept = _concept(item)
         vt = _str(item, "ValueType")

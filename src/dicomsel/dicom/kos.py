@@ -42,6 +42,7 @@ _REF_SOP_INSTANCE = 0x00081155
 _REF_FRAME = 0x00081160
 _REF_SEGMENT = 0x0062000B
 _VALUE_TYPE = 0x0040A040
+_RETRIEVE_TAGS = frozenset({0x00080054, 0x00081190, 0x0040E011})  # AE title, URL, location UID
 _EVIDENCE = "CurrentRequestedProcedureEvidenceSequence"
 _A_EVIDENCE = attr_name(_EVIDENCE)
 _A_INSTANCE = attr_name("ReferencedSOPInstanceUID")
@@ -137,6 +138,8 @@ def _endpoints(item: Dataset, ctx: ReadContext) -> list[Endpoint]:
     endpoint; a Retrieve URL is a DICOMweb (or WADO-URI) endpoint of its own.
     """
     out: list[Endpoint] = []
+    if _RETRIEVE_TAGS.isdisjoint(item.keys()):
+        return out  # the common case, checked without keyword lookups
     loc_raw = str(item.get("RetrieveLocationUID", "") or "").strip()
     loc = ctx.uid(loc_raw, attr_name("RetrieveLocationUID")) if loc_raw else None
     ae = item.get("RetrieveAETitle")
