@@ -13,20 +13,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dicomsel import dicom
+from dicomsel import dicom, fhir
 from dicomsel.dicom.common import ReadOptions
 from dicomsel.errors import (
     DicomselError,
     NotDicomError,
     UnsupportedObjectError,
 )
-from dicomsel.fhir import r5
 
 __all__ = ["Batch", "ConvertOptions", "Outcome", "convert"]
 
 log = logging.getLogger("dicomsel")
-
-FLAVOURS = ("r5",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +77,11 @@ class Batch:
 
     outcomes: list[Outcome] = field(default_factory=list)
     resources: list[dict[str, Any]] = field(default_factory=list)
-    endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    shared: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def all_resources(self) -> list[dict[str, Any]]:
-        """Selections in input order, then the shared Endpoints sorted by id."""
-        return self.resources + [self.endpoints[k] for k in sorted(self.endpoints)]
+        """Each input's resources in input order, then shared ones (Endpoints) sorted by id."""
+        return self.resources + [self.shared[k] for k in sorted(self.shared)]
 
     def count(self, status: str) -> int:
         """How many inputs ended with ``status``."""
@@ -130,8 +127,7 @@ def convert(inputs: Sequence[str], options: ConvertOptions | None = None) -> Bat
     handles, are skipped; named explicitly, they fail.
     """
     opts = options or ConvertOptions()
-    if opts.fhir not in FLAVOURS:
-        raise ValueError(f"unknown FHIR flavour {opts.fhir!r}; one of {', '.join(FLAVOURS)}")
+    fhir.flavour(opts.fhir)  # ValueError on an unknown flavour, before any work
     batch = Batch()
     for item in _expand(inputs):
         if isinstance(item, Outcome):
@@ -162,12 +158,11 @@ def _convert_one(path: str, explicit: bool, opts: ConvertOptions, batch: Batch) 
         sop_class_uid=result.sop_class_uid,
         sop_instance_uid=result.sop_instance_uid,
     )
-    out = r5.R5Output()
+    writer = fhir.flavour(opts.fhir)
     try:
-        for sel in result.selections:
-            r5.to_imaging_selection(sel, out)
-        for res in out.resources + list(out.endpoints.values()):
-            r5.validate_r5(res)
+        out = writer.write(result.selections)
+        for res in out.resources + list(out.shared.values()):
+            writer.validate(res)
     except DicomselError as e:
         log.error("%s: %s", path, e)
         return Outcome(
@@ -187,10 +182,10 @@ def _convert_one(path: str, explicit: bool, opts: ConvertOptions, batch: Batch) 
         log.error("%s: %s", path, outcome.reason)
         return outcome
     batch.resources.extend(out.resources)
-    for k, v in out.endpoints.items():
-        batch.endpoints.setdefault(k, v)
+    for k, v in out.shared.items():
+        batch.shared.setdefault(k, v)
     outcome.resources = [f"{r['resourceType']}/{r['id']}" for r in out.resources]
-    outcome.resources += [f"Endpoint/{k}" for k in sorted(out.endpoints)]
+    outcome.resources += [f"{v['resourceType']}/{k}" for k, v in sorted(out.shared.items())]
     return outcome
 
 

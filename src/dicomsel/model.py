@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from enum import StrEnum
+from functools import lru_cache
 
 from dicomsel.errors import InvalidInputError, InvalidUIDError
 
@@ -335,6 +335,14 @@ class Selection:
         SOP Instance UID of the DICOM object the selection was read from.
     code : Code
         What the selection is (a KOS title, DCM 111030 Image Region, ...).
+    focus : tuple of str
+        Keys of other selections from the same source that this one is about
+        (a segment's source images, an ROI's contour images).
+    regions_3d : tuple of Region3D
+        3D regions not anchored on an instance (Snapshot #1 carries them at the
+        top level; R5 needs an instance, so readers anchor them as DESIGN.md says).
+    description : str or None
+        Free text that has no element of its own (a KOS's Key Object Description).
     """
 
     key: str

@@ -17,6 +17,7 @@ log = logging.getLogger("dicomsel")
 
 def add_subparser(sub: Any) -> None:
     """Add ``convert`` to the subcommands."""
+    from dicomsel.fhir import FLAVOURS
     from dicomsel.fhir.output import FORMATS
 
     p = sub.add_parser(
@@ -37,7 +38,9 @@ def add_subparser(sub: Any) -> None:
         default="bundle",
         help="collection Bundle (default), transaction Bundle of PUTs, or NDJSON",
     )
-    p.add_argument("--fhir", choices=("r5",), default="r5", help="FHIR flavour (default r5)")
+    p.add_argument(
+        "--fhir", choices=sorted(FLAVOURS), default="r5", help="FHIR flavour (default r5)"
+    )
     p.add_argument(
         "--report", metavar="FILE", help="write a JSON report of every input's outcome to FILE"
     )

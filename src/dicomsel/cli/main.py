@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
+import pkgutil
 import sys
 from collections.abc import Sequence
 from enum import IntEnum
+from typing import Any
 
-from dicomsel.cli import convert as convert_cmd
+import dicomsel.cli
 
 __all__ = ["ExitCode", "build_parser", "main", "run"]
 
@@ -36,8 +39,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    convert_cmd.add_subparser(sub)
+    for module in _subcommand_modules():
+        module.add_subparser(sub)
     return parser
+
+
+def _subcommand_modules() -> list[Any]:
+    """Every module of ``dicomsel.cli`` with an ``add_subparser``, in name order.
+
+    A new subcommand is a new module; nothing here changes.
+    """
+    found = []
+    for info in pkgutil.iter_modules(dicomsel.cli.__path__):
+        module = importlib.import_module(f"dicomsel.cli.{info.name}")
+        if hasattr(module, "add_subparser"):
+            found.append(module)
+    return found
 
 
 class _Formatter(logging.Formatter):

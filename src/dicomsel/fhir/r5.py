@@ -9,23 +9,27 @@ from __future__ import annotations
 
 import html
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from dicomsel import terminology
 from dicomsel.errors import ValidationError
+from dicomsel.fhir.base import Output
 from dicomsel.model import Code, Endpoint, Identifier, Instance, Reference, Selection
 
 __all__ = [
+    "NAME",
     "IdFactory",
-    "R5Output",
     "code_to_codeable_concept",
     "endpoint_id",
     "selection_id",
     "to_imaging_selection",
+    "validate",
     "validate_r5",
+    "write",
 ]
+
+NAME = "r5"
 
 #: Namespace of the UUIDv5 resource ids: the same source UIDs always give the same ids.
 ID_NAMESPACE = uuid.UUID("5b0d0a44-6f1e-5c2a-9a53-6469636f6d73")
@@ -45,7 +49,12 @@ _THO_CONNECTION_TYPES = frozenset({"dicom-wado-rs", "dicom-wado-uri", "dicom-qid
 
 def selection_id(sel: Selection) -> str:
     """The resource id of a selection: UUIDv5 of its source UID and key."""
-    return str(uuid.uuid5(ID_NAMESPACE, f"ImagingSelection|{sel.source_uid}|{sel.key}"))
+    return key_id(sel.source_uid, sel.key)
+
+
+def key_id(source_uid: str, key: str) -> str:
+    """The resource id of the selection ``key`` read from the object ``source_uid``."""
+    return str(uuid.uuid5(ID_NAMESPACE, f"ImagingSelection|{source_uid}|{key}"))
 
 
 def endpoint_id(ep: Endpoint) -> str:
@@ -61,15 +70,6 @@ IdFactory = Callable[[str, str], str]
 def relative_reference(resource_type: str, rid: str) -> str:
     """``Type/id``: a literal reference relative to the server base."""
     return f"{resource_type}/{rid}"
-
-
-@dataclass(slots=True)
-class R5Output:
-    """Resources made from a set of selections, with what could not be carried."""
-
-    resources: list[dict[str, Any]] = field(default_factory=list)
-    endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
 
 
 def coding(code: Code, warnings: list[str] | None = None) -> dict[str, Any] | None:
@@ -240,15 +240,15 @@ def endpoint_resource(ep: Endpoint) -> dict[str, Any]:
 
 def to_imaging_selection(
     sel: Selection,
-    out: R5Output,
+    out: Output,
     reference: IdFactory = relative_reference,
 ) -> dict[str, Any]:
-    """Write one selection as an R5 ImagingSelection; its endpoints go to ``out.endpoints``.
+    """Write one selection as an R5 ImagingSelection; its endpoints go to ``out.shared``.
 
     Parameters
     ----------
     sel : dicomsel.model.Selection
-    out : R5Output
+    out : Output
         Collects the resource, the endpoints (shared, by id) and warnings.
     reference : callable
         ``(resource_type, id) -> str``: how literal references are written
@@ -297,7 +297,7 @@ def to_imaging_selection(
         refs = []
         for ep in sel.endpoints:
             epr = endpoint_resource(ep)
-            out.endpoints.setdefault(epr["id"], epr)
+            out.shared.setdefault(epr["id"], epr)
             refs.append({"reference": reference("Endpoint", epr["id"])})
         res["endpoint"] = refs
     if sel.series_instance_uid:
@@ -309,7 +309,10 @@ def to_imaging_selection(
     if sel.body_site is not None:
         res["bodySite"] = {"concept": code_to_codeable_concept(sel.body_site, warnings)}
     if sel.focus:
-        res["focus"] = [{"reference": reference("ImagingSelection", f)} for f in sel.focus]
+        res["focus"] = [
+            {"reference": reference("ImagingSelection", key_id(sel.source_uid, f))}
+            for f in sel.focus
+        ]
     instances = [_instance(i, where, warnings) for i in sel.instances]
     if sel.regions_3d:
         warnings.append(
@@ -319,7 +322,16 @@ def to_imaging_selection(
     if instances:
         res["instance"] = instances
     out.resources.append(res)
+    out.refs.setdefault(sel.key, []).append(relative_reference("ImagingSelection", rid))
     return res
+
+
+def write(selections: Sequence[Selection]) -> Output:
+    """Write selections as R5 ImagingSelections (+ the Endpoints they reference)."""
+    out = Output()
+    for sel in selections:
+        to_imaging_selection(sel, out)
+    return out
 
 
 def validate_r5(resource: dict[str, Any]) -> None:
@@ -365,3 +377,7 @@ def validate_r5(resource: dict[str, Any]) -> None:
         problems.append(f"unknown resourceType {rtype!r}")
     if problems:
         raise ValidationError(f"{rtype}/{rid} is not valid R5: " + "; ".join(problems))
+
+
+#: The flavour interface's name for :func:`validate_r5`.
+validate = validate_r5

@@ -1,0 +1,43 @@
+"""What every FHIR writer returns, and the interface a flavour module provides."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from dicomsel.model import Selection
+
+__all__ = ["Flavour", "Output"]
+
+
+@dataclass(slots=True)
+class Output:
+    """Resources written from one source, with what could not be carried.
+
+    ``resources`` are the source's own resources, in order; ``shared`` are
+    resources several sources may reference (Endpoints), by id, so a batch
+    writes each once. ``refs`` maps each selection's ``key`` to the literal
+    references (``ImagingSelection/<id>``) of the resources written for it (one
+    in R5; several where a flavour splits a selection), so resources that point
+    at selections (Observation.derivedFrom, focus) need not know the flavour.
+    """
+
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    shared: dict[str, dict[str, Any]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    refs: dict[str, list[str]] = field(default_factory=dict)
+
+
+class Flavour(Protocol):
+    """A FHIR flavour module (``dicomsel.fhir.r5``, ...)."""
+
+    NAME: str
+
+    def write(self, selections: Sequence[Selection]) -> Output:
+        """Write selections as resources of this flavour."""
+        ...
+
+    def validate(self, resource: dict[str, Any]) -> None:
+        """Raise :class:`dicomsel.errors.ValidationError` if ``resource`` is not valid."""
+        ...
