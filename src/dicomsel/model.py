@@ -8,6 +8,7 @@ without duplicates, region coordinates against their graphic type.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ __all__ = [
     "Endpoint",
     "Identifier",
     "Instance",
+    "ObservationKind",
+    "ObservationRecord",
     "Performer",
     "Reference",
     "Region2D",
@@ -395,3 +398,112 @@ class Selection:
 
 
 _STATUSES = frozenset({"available", "entered-in-error", "unknown"})
+
+
+# ---- structured report observations (measurement groups, measurements, evaluations)
+
+
+class ObservationKind(StrEnum):
+    """What an :class:`ObservationRecord` stands for in the SR content tree."""
+
+    #: a Measurement Group container (TID 1410 planar, 1411 volumetric, 1501 qualitative)
+    GROUP = "group"
+    #: a NUM content item (TID 300 / 1419 measurement, or a NUM anywhere in an SR)
+    MEASUREMENT = "measurement"
+    #: a CODE or TEXT content item of a measurement group that is a qualitative evaluation
+    QUALITATIVE = "qualitative"
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationRecord:
+    """One observation read from a structured report, in DICOM's terms.
+
+    Readers fill what the content item and its modifiers say; writers decide
+    how it is carried (status from the three flags, code from the kind and
+    the finding category, ...).
+
+    Parameters
+    ----------
+    key : str
+        Unique among the observations of one source; writers derive ids from
+        ``(source_uid, key)`` and ``members`` name other records by it.
+    source_uid : str
+        SOP Instance UID of the SR document.
+    kind : ObservationKind
+    code : Code
+        Concept name of the content item (groups: DCM 125007 "Measurement Group").
+    numeric_value : float or None
+        NUM: the measured value (Floating Point Value, else Numeric Value).
+    unit : Code or None
+        NUM: Measurement Units Code Sequence (UCUM as a rule).
+    value_qualifier : Code or None
+        NUM without a value: Numeric Value Qualifier Code Sequence, when given.
+    value_code, value_text : Code or None, str or None
+        Qualitative evaluations: the CODE or TEXT value.
+    finding_category, finding, finding_site, method, derivation : Code or None
+        SCT 276214006, DCM 121071, SCT 363698007, SCT 370129005, DCM 121401.
+    tracking_id, tracking_uid : str or None
+        DCM 112039 Tracking Identifier, DCM 112040 Tracking Unique Identifier.
+    observation_uid : str or None
+        Observation UID (0040,A171) of the content item.
+    template_id : str or None
+        Template Identifier of the item's Content Template Sequence ("1410"...).
+    completion_flag, verification_flag, preliminary_flag : str or None
+        The document's Completion, Verification and Preliminary Flags.
+    observation_datetime : str or None
+        Observation DateTime (0040,A032) of the item or its nearest ancestor,
+        ISO 8601 with a UTC offset (left out when no zone is known).
+    device : Reference or None
+        Algorithm Identification (TID 4019), else a device observer, else the equipment.
+    derived_from : tuple of str
+        Keys of the selections (same source) the observation is made from.
+    members : tuple of str
+        Keys of the observations a group holds.
+    """
+
+    key: str
+    source_uid: str
+    kind: ObservationKind
+    code: Code
+    numeric_value: float | None = None
+    unit: Code | None = None
+    value_qualifier: Code | None = None
+    value_code: Code | None = None
+    value_text: str | None = None
+    finding_category: Code | None = None
+    finding: Code | None = None
+    finding_site: Code | None = None
+    method: Code | None = None
+    derivation: Code | None = None
+    tracking_id: str | None = None
+    tracking_uid: str | None = None
+    observation_uid: str | None = None
+    template_id: str | None = None
+    completion_flag: str | None = None
+    verification_flag: str | None = None
+    preliminary_flag: str | None = None
+    study_instance_uid: str | None = None
+    subject: Reference | None = None
+    issued: str | None = None
+    observation_datetime: str | None = None
+    performers: tuple[Performer, ...] = ()
+    device: Reference | None = None
+    based_on: tuple[Reference, ...] = ()
+    derived_from: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", ObservationKind(self.kind))
+        check_uid(self.source_uid, "SOPInstanceUID (0008,0018)")
+        if self.observation_uid is not None:
+            check_uid(self.observation_uid, "ObservationUID (0040,A171)")
+        if self.tracking_uid is not None:
+            check_uid(self.tracking_uid, "Tracking Unique Identifier (DCM 112040)")
+        if self.study_instance_uid is not None:
+            check_uid(self.study_instance_uid, "StudyInstanceUID (0020,000D)")
+        if self.numeric_value is not None and not math.isfinite(self.numeric_value):
+            raise InvalidInputError(
+                f"{self.numeric_value} is not a finite number", attribute="NumericValue (0040,A30A)"
+            )
+        for name in ("performers", "based_on", "derived_from", "members"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
