@@ -1,0 +1,420 @@
+"""FHIR JSON resources <-> FHIR XML, for both flavours (``--xml``).
+
+The FHIR XML rules (R5 "XML Representation of Resources"): the namespace
+``http://hl7.org/fhir``; the resource type as the root element (and inside
+``Bundle.entry.resource`` / ``contained``); every primitive as an element
+with a ``value`` attribute, its ``id`` and extensions (JSON's ``_name``) as
+the attribute and children of that element; an element's ``id`` and an
+Extension's ``url`` as attributes; a repeated element once per item; the
+narrative ``div`` as XHTML in its own namespace; and the elements in the
+order of the definition, not of the JSON object.
+
+The order and the types come from the definitions: for R5 from
+fhir.resources' models (generated from HL7's StructureDefinitions), for the
+Snapshot #1 ImagingSelection from the project's schema, whose properties
+follow the spec's element order. Output is deterministic: two-space
+indentation, ``"`` quoted attributes, a UTF-8 declaration.
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+import typing
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+from dicomsel.errors import InvalidInputError
+
+__all__ = ["NS", "XHTML", "dumps", "loads", "serialise_xml"]
+
+NS = "http://hl7.org/fhir"
+XHTML = "http://www.w3.org/1999/xhtml"
+SNAPSHOT1 = "r5-snapshot1"
+
+
+@dataclass(frozen=True, slots=True)
+class _Child:
+    """How one element of a type is written: kind, type, repetition, JSON primitive type."""
+
+    kind: str  # primitive | complex | resource | xhtml
+    type: Any  # complex: ("r5", model class) or ("s1", schema definition name)
+    many: bool
+    json: str = "string"  # primitives: string | integer | decimal | boolean
+
+
+_Type = tuple[str, Any]
+
+
+# ---- R5: fhir.resources' models
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    many = False
+    a = annotation
+    while True:
+        origin = typing.get_origin(a)
+        if origin is typing.Annotated:
+            return a, many
+        args = [x for x in typing.get_args(a) if x is not type(None)]
+        if origin in (list, typing.List) and args:  # noqa: UP006
+            many = True
+            a = args[0]
+        elif args and origin is not None:
+            a = args[0]
+        else:
+            return a, many
+
+
+def _json_type(annotated: Any) -> str:
+    base = typing.get_args(annotated)[0] if typing.get_origin(annotated) else annotated
+    if base is bool:
+        return "boolean"
+    if base is int:
+        return "integer"
+    if base in (float, decimal.Decimal):
+        return "decimal"
+    return "string"
+
+
+@cache
+def _r5_children(cls: Any) -> tuple[list[str], dict[str, _Child]]:
+    order = list(cls.elements_sequence())
+    children: dict[str, _Child] = {}
+    for fname, field in cls.model_fields.items():
+        name = field.alias or fname
+        t, many = _unwrap(field.annotation)
+        if name == "div" and cls.__name__ == "Narrative":
+            children[name] = _Child("xhtml", None, False)
+        elif hasattr(t, "get_model_klass"):
+            klass = t.get_model_klass()
+            if klass.__name__ in ("Resource", "DomainResource"):
+                children[name] = _Child("resource", None, many)
+            else:
+                children[name] = _Child("complex", ("r5", klass), many)
+        else:
+            children[name] = _Child("primitive", None, many, _json_type(t))
+    return order, children
+
+
+def _r5_class(resource_type: str) -> Any:
+    from fhir.resources import get_fhir_model_class
+
+    try:
+        return get_fhir_model_class(resource_type)
+    except KeyError:
+        raise InvalidInputError(f"unknown FHIR resource type {resource_type!r}") from None
+
+
+# ---- Snapshot #1: the project's schema
+
+
+def _s1_def(schema: dict[str, Any], ref: str) -> dict[str, Any]:
+    d: dict[str, Any] = schema["$defs"][ref.rsplit("/", 1)[-1]]
+    return d
+
+
+@cache
+def _s1_children(name: str) -> tuple[list[str], dict[str, _Child]]:
+    from dicomsel.fhir.snapshot1 import schema as s1_schema
+
+    schema = s1_schema()
+    node = schema if name == "ImagingSelection" else schema["$defs"][name]
+    if "properties" not in node:  # Meta, Extension: R5's own definition
+        klass = _r5_class(name)
+        return _r5_children(klass)
+    order, children = [], {}
+    for prop, spec in node["properties"].items():
+        if prop == "resourceType":
+            continue
+        order.append(prop)
+        many = spec.get("type") == "array"
+        item = spec["items"] if many else spec
+        if prop == "contained":
+            children[prop] = _Child("resource", None, True)
+            continue
+        if prop == "div":
+            children[prop] = _Child("xhtml", None, False)
+            continue
+        if "$ref" in item:
+            target_name = item["$ref"].rsplit("/", 1)[-1]
+            target = _s1_def(schema, item["$ref"])
+            if "properties" in target or target_name in ("Meta", "Extension"):
+                children[prop] = _Child("complex", ("s1", target_name), many)
+                continue
+            item = target
+        jtype = {"number": "decimal", "boolean": "boolean", "integer": "integer"}.get(
+            str(item.get("type")), "string"
+        )
+        children[prop] = _Child("primitive", None, many, jtype)
+    return order, children
+
+
+def _children(t: _Type) -> tuple[list[str], dict[str, _Child]]:
+    return _r5_children(t[1]) if t[0] == "r5" else _s1_children(t[1])
+
+
+def _resource_type(resource_type: str, flavour: str) -> _Type:
+    if flavour == SNAPSHOT1 and resource_type == "ImagingSelection":
+        return ("s1", "ImagingSelection")
+    return ("r5", _r5_class(resource_type))
+
+
+# ---- JSON -> XML
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return json.dumps(v)
+    return str(v)
+
+
+def _ordered(obj: dict[str, Any], order: list[str]) -> list[str]:
+    names = [k for k in obj if not k.startswith("_") and k != "resourceType"]
+    names += [k[1:] for k in obj if k.startswith("_") and k[1:] not in obj]
+    rank = {n: i for i, n in enumerate(order)}
+    unknown = [n for n in names if n not in rank]
+    if unknown:
+        raise InvalidInputError(f"element(s) {unknown} are not defined for this type")
+    return sorted(dict.fromkeys(names), key=rank.__getitem__)
+
+
+def _xhtml(div: str) -> str:
+    try:
+        ET.fromstring(div)
+    except ET.ParseError as e:
+        raise InvalidInputError(f"narrative div is not well-formed XHTML ({e})") from e
+    return div
+
+
+class _Writer:
+    def __init__(self, flavour: str) -> None:
+        self.flavour = flavour
+        self.lines: list[str] = []
+
+    def resource(self, res: dict[str, Any], depth: int) -> None:
+        rtype = res.get("resourceType")
+        if not isinstance(rtype, str):
+            raise InvalidInputError("a resource without resourceType")
+        pad = "  " * depth
+        ns = f' xmlns="{NS}"' if depth == 0 else ""
+        self.lines.append(f"{pad}<{rtype}{ns}>")
+        self.body(res, _resource_type(rtype, self.flavour), depth + 1, resource=True)
+        self.lines.append(f"{pad}</{rtype}>")
+
+    def body(self, obj: dict[str, Any], t: _Type, depth: int, *, resource: bool) -> None:
+        order, children = _children(t)
+        for name in _ordered(obj, order):
+            if not resource and name == "id":
+                continue  # an attribute of the element
+            if t[0] in ("r5", "s1") and name == "url" and _is_extension(t):
+                continue
+            child = children[name]
+            value = obj.get(name)
+            ext = obj.get(f"_{name}")
+            if child.many:
+                values = value if isinstance(value, list) else [None] * len(ext or [])
+                exts = ext if isinstance(ext, list) else [None] * len(values)
+                for v, e in zip(values, exts, strict=False):
+                    self.element(name, v, e, child, depth)
+            else:
+                self.element(name, value, ext, child, depth)
+
+    def element(self, name: str, value: Any, ext: Any, child: _Child, depth: int) -> None:
+        pad = "  " * depth
+        if child.kind == "xhtml":
+            self.lines.append(pad + _xhtml(str(value)))
+        elif child.kind == "resource":
+            self.lines.append(f"{pad}<{name}>")
+            self.resource(value, depth + 1)
+            self.lines.append(f"{pad}</{name}>")
+        elif child.kind == "complex":
+            attrs = _attrs(value, _is_extension(child.type))
+            inner = _Writer(self.flavour)
+            inner.body(value, child.type, depth + 1, resource=False)
+            if inner.lines:
+                self.lines.append(f"{pad}<{name}{attrs}>")
+                self.lines += inner.lines
+                self.lines.append(f"{pad}</{name}>")
+            else:
+                self.lines.append(f"{pad}<{name}{attrs}/>")
+        else:
+            attrs = ""
+            if isinstance(ext, dict) and ext.get("id"):
+                attrs += f" id={quoteattr(str(ext['id']))}"
+            if value is not None:
+                attrs += f" value={quoteattr(_value(value))}"
+            exts = ext.get("extension") if isinstance(ext, dict) else None
+            if exts:
+                self.lines.append(f"{pad}<{name}{attrs}>")
+                t = ("r5", _r5_class("Extension"))
+                for e in exts:
+                    self.element("extension", e, None, _Child("complex", t, True), depth + 1)
+                self.lines.append(f"{pad}</{name}>")
+            else:
+                self.lines.append(f"{pad}<{name}{attrs}/>")
+
+
+def _is_extension(t: _Type) -> bool:
+    return (t[0] == "r5" and t[1].__name__ == "Extension") or (t[0] == "s1" and t[1] == "Extension")
+
+
+def _attrs(obj: dict[str, Any], extension: bool) -> str:
+    out = ""
+    if obj.get("id") is not None:
+        out += f" id={quoteattr(str(obj['id']))}"
+    if extension and obj.get("url") is not None:
+        out += f" url={quoteattr(str(obj['url']))}"
+    return out
+
+
+def dumps(resource: dict[str, Any], flavour: str = "r5") -> str:
+    """One resource (a Bundle included) as a FHIR XML document.
+
+    Parameters
+    ----------
+    resource : dict
+        FHIR JSON of the flavour.
+    flavour : str
+        ``r5`` or ``r5-snapshot1`` (whose ImagingSelections follow the
+        project's schema; Bundles and Endpoints are R5 in both).
+    """
+    w = _Writer(flavour)
+    w.resource(resource, 0)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + "\n".join(w.lines) + "\n"
+
+
+def serialise_xml(
+    resources: Iterable[dict[str, Any]], fmt: str = "bundle", flavour: str = "r5"
+) -> str:
+    """Resources as an XML Bundle, built as :func:`dicomsel.fhir.output.serialise` builds it.
+
+    ``fmt`` is ``bundle`` or ``transaction``; NDJSON has no XML form.
+    """
+    from dicomsel.fhir.output import serialise
+
+    if fmt == "ndjson":
+        raise ValueError("NDJSON has no XML form: use --format bundle or transaction")
+    return dumps(json.loads(serialise(resources, fmt)), flavour)
+
+
+# ---- XML -> JSON
+
+
+def _local(tag: str) -> tuple[str, str]:
+    if tag.startswith("{"):
+        ns, _, name = tag[1:].partition("}")
+        return ns, name
+    return "", tag
+
+
+def _xhtml_string(elem: ET.Element, root: bool = True) -> str:
+    _, name = _local(elem.tag)
+    attrs = "".join(f" {_local(k)[1]}={quoteattr(v)}" for k, v in elem.attrib.items())
+    if root:
+        attrs = f' xmlns="{XHTML}"' + attrs
+    inner = escape(elem.text or "") + "".join(_xhtml_string(c, False) for c in elem)
+    text = f"<{name}{attrs}>{inner}</{name}>" if inner else f"<{name}{attrs}/>"
+    return text + (escape(elem.tail or "") if not root else "")
+
+
+def _parse_value(raw: str, jtype: str, where: str) -> Any:
+    try:
+        if jtype == "boolean":
+            if raw not in ("true", "false"):
+                raise ValueError(raw)
+            return raw == "true"
+        if jtype == "integer":
+            return int(raw)
+        if jtype == "decimal":
+            number = float(raw)
+            exact_int = number.is_integer() and "." not in raw and "e" not in raw.lower()
+            return int(number) if exact_int else number
+    except ValueError:
+        raise InvalidInputError(f"{raw!r} is not a FHIR {jtype}", attribute=where) from None
+    return raw
+
+
+def _read(elem: ET.Element, t: _Type, flavour: str, where: str) -> dict[str, Any]:
+    _, children = _children(t)
+    out: dict[str, Any] = {}
+    if "id" in elem.attrib:
+        out["id"] = elem.attrib["id"]
+    if "url" in elem.attrib and _is_extension(t):
+        out["url"] = elem.attrib["url"]
+    for sub in elem:
+        tag: Any = sub.tag
+        if not isinstance(tag, str):
+            continue  # a comment or processing instruction
+        ns, name = _local(tag)
+        child = children.get(name)
+        path = f"{where}.{name}"
+        if child is None or (ns != NS and child.kind != "xhtml"):
+            raise InvalidInputError("not an element of this type", attribute=path)
+        if child.kind == "xhtml":
+            value: Any = _xhtml_string(sub)
+        elif child.kind == "resource":
+            inner = list(sub)
+            if len(inner) != 1:
+                raise InvalidInputError("needs exactly one resource", attribute=path)
+            value = _read_resource(inner[0], flavour, path)
+        elif child.kind == "complex":
+            value = _read(sub, child.type, flavour, path)
+        else:
+            value = (
+                _parse_value(sub.attrib["value"], child.json, path)
+                if "value" in sub.attrib
+                else None
+            )
+            ext: dict[str, Any] = {}
+            if "id" in sub.attrib:
+                ext["id"] = sub.attrib["id"]
+            exts = [_read(e, ("r5", _r5_class("Extension")), flavour, path) for e in sub]
+            if exts:
+                ext["extension"] = exts
+            if child.many:
+                out.setdefault(name, []).append(value)
+                out.setdefault(f"_{name}", []).append(ext or None)
+            else:
+                if value is not None:
+                    out[name] = value
+                if ext:
+                    out[f"_{name}"] = ext
+            continue
+        if child.many:
+            out.setdefault(name, []).append(value)
+        else:
+            out[name] = value
+    for key in [k for k in out if k.startswith("_") and isinstance(out[k], list)]:
+        if not any(out[key]):
+            del out[key]
+        if key[1:] in out and all(v is None for v in out[key[1:]]):
+            del out[key[1:]]
+    return out
+
+
+def _read_resource(elem: ET.Element, flavour: str, where: str) -> dict[str, Any]:
+    ns, rtype = _local(elem.tag)
+    if ns != NS:
+        raise InvalidInputError(f"<{rtype}> is not in the FHIR namespace {NS}", attribute=where)
+    body = _read(elem, _resource_type(rtype, flavour), flavour, f"{where}.{rtype}".lstrip("."))
+    return {"resourceType": rtype, **body}
+
+
+def loads(text: str | bytes, flavour: str = "r5") -> dict[str, Any]:
+    """A FHIR XML document (a resource or a Bundle) as FHIR JSON of the flavour.
+
+    Raises :class:`~dicomsel.errors.InvalidInputError` naming the element
+    that is not well-formed or not defined.
+    """
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as e:
+        raise InvalidInputError(f"not well-formed XML ({e})") from e
+    return _read_resource(root, flavour, "")
