@@ -1,0 +1,191 @@
+"""``dicomsel to-kos``: FHIR ImagingSelection -> DICOM Key Object Selection Documents."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+from typing import Any
+
+from pydicom.dataset import Dataset
+
+__all__ = ["add_subparser", "run", "save_atomic"]
+
+log = logging.getLogger("dicomsel")
+
+
+def add_subparser(sub: Any) -> None:
+    """Add ``to-kos`` to the subcommands."""
+    p = sub.add_parser(
+        "to-kos",
+        help="write FHIR ImagingSelections as DICOM Key Object Selection documents",
+        description="Write the ImagingSelections of FHIR JSON (a resource, a Bundle or "
+        "NDJSON; - for stdin) as DICOM Key Object Selection documents: one per patient and "
+        "document title, referencing every instance, frame and segment selected. Patient "
+        "and study attributes, and SOP classes the input leaves out, come from --context "
+        "DICOM files or a Patient resource in the input. The paths written go to stdout, "
+        "logs to stderr. Exit codes: 0 written, 1 error (nothing written), 2 usage.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="FHIR JSON or NDJSON file, or -")
+    p.add_argument(
+        "--context",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="PATH",
+        help="DICOM files or folders (recursive) giving patient, study and SOP class data",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="output file when one KOS is written; a folder (existing, or ending with /) "
+        "for any number, files named <SOP Instance UID>.dcm (default: the current folder)",
+    )
+    p.add_argument(
+        "--title",
+        metavar="CODE",
+        help="CID 7010 document title for selections whose code is not one, as a code value "
+        "(113000) or VALUE^DCM",
+    )
+    p.add_argument(
+        "--uid-root",
+        metavar="ROOT",
+        help="root of the new Series and SOP Instance UIDs (default 2.25. and a UUID-derived "
+        "integer); the same input always gives the same UIDs",
+    )
+    p.add_argument(
+        "--content-datetime",
+        metavar="INSTANT",
+        help="Content Date/Time when no selection has issued: a FHIR instant such as "
+        "2024-01-02T10:15:00+01:00, or now (the clock)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail on anything a KOS cannot carry (image regions, observation UIDs, ...)",
+    )
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more logging (-v: info, -vv: debug with tracebacks)",
+    )
+    p.set_defaults(func=run)
+
+
+def save_atomic(ds: Dataset, path: str) -> None:
+    """Write ``ds`` as a DICOM file through a temporary file in the same folder and a rename."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".dicomsel-", suffix=".dcm", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            ds.save_as(f, enforce_file_format=True)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _title(text: str) -> Any:
+    """``--title``: a CID 7010 code value, or VALUE^DCM[^MEANING]."""
+    from dicomsel import terminology
+    from dicomsel.model import Code
+
+    parts = text.split("^")
+    scheme = parts[1] if len(parts) > 1 else "DCM"
+    title = terminology.key_object_title(Code(value=parts[0].strip(), scheme=scheme.strip()))
+    if title is None:
+        raise ValueError(
+            f"{text!r} is not a Key Object Selection Document Title (CID 7010), "
+            "e.g. 113000 (Of Interest) or 113004 (For Teaching)"
+        )
+    return title
+
+
+def _targets(output: str | None, datasets: list[Dataset]) -> list[str]:
+    """Where each document goes (see ``--output``)."""
+    names = [f"{ds.SOPInstanceUID}.dcm" for ds in datasets]
+    if output is None:
+        return names
+    if os.path.isdir(output) or output.endswith(("/", os.sep)):
+        return [os.path.join(output, n) for n in names]
+    if len(datasets) > 1:
+        raise ValueError(
+            f"{len(datasets)} KOS documents (one per patient and title): -o must name a "
+            f"folder (end it with /), not the file {output!r}"
+        )
+    return [output]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``to-kos`` with parsed arguments."""
+    from dicomsel.cli.main import ExitCode
+    from dicomsel.errors import DicomselError
+    from dicomsel.fhir.read_r5 import read_fhir
+    from dicomsel.kos import Context, KosOptions, check_uid_root, parse_content_datetime, write_kos
+
+    try:
+        title = _title(args.title) if args.title is not None else None
+        uid_root = check_uid_root(args.uid_root) if args.uid_root is not None else None
+        when = (
+            parse_content_datetime(args.content_datetime)
+            if args.content_datetime is not None
+            else None
+        )
+    except (ValueError, DicomselError) as e:
+        log.error("%s", e)
+        return ExitCode.USAGE
+    options = KosOptions(title=title, uid_root=uid_root, content_datetime=when, strict=args.strict)
+
+    try:
+        selections = []
+        patients: dict[str, dict[str, Any]] = {}
+        read_warnings: list[str] = []
+        for name in args.inputs:
+            text = sys.stdin.read() if name == "-" else None
+            found = read_fhir("<stdin>" if name == "-" else name, text=text)
+            selections.extend(found.selections)
+            patients.update(found.patients)
+            read_warnings.extend(found.warnings)
+            for r in found.other:
+                log.info("%s: %s resource not used", name, r.get("resourceType"))
+        context = Context.from_paths(args.context)
+        context.add_patient_resources(patients)
+        for note in context.notes:
+            log.info("%s", note)
+        if args.strict and read_warnings:
+            for w in read_warnings:
+                log.error("%s", w)
+            log.error(
+                "%d warning(s) reading the input (--strict): nothing written", len(read_warnings)
+            )
+            return ExitCode.ERROR
+        for w in read_warnings:
+            log.warning("%s", w)
+        result = write_kos(selections, context, options)
+        targets = _targets(args.output, result.datasets)
+    except (DicomselError, ValueError) as e:
+        log.error("%s", e)
+        log.debug("details", exc_info=True)
+        return ExitCode.ERROR
+    for note in result.notes:
+        log.info("%s", note)
+    for w in result.warnings:
+        log.warning("%s", w)
+    try:
+        for ds, path in zip(result.datasets, targets, strict=True):
+            folder = os.path.dirname(os.path.abspath(path))
+            os.makedirs(folder, exist_ok=True)
+            save_atomic(ds, path)
+            sys.stdout.write(path + "\n")
+    except OSError as e:
+        log.error("cannot write %s: %s", e.filename or "the output", e.strerror or e)
+        return ExitCode.ERROR
+    sys.stdout.flush()
+    log.info("%d KOS document(s) written", len(result.datasets))
+    return ExitCode.OK

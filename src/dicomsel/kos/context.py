@@ -1,0 +1,384 @@
+"""Where the reverse path finds what an ImagingSelection does not say.
+
+A KOS needs patient and study attributes (Patient's Name, ID, Birth Date,
+Sex; Study Date, Time, ID, Accession Number, Referring Physician's Name) and
+the SOP class, study and series of every instance it references. They come
+from a :class:`Context`:
+
+- DICOM files and folders (``--context``), read header only with
+  :func:`dicomsel.dicom.load`: each file gives its own instance (class, study,
+  series), its patient and its study;
+- Patient resources of the FHIR input (name, identifier, birth date, gender);
+- later, a PACS query (the same lookups).
+
+Nothing here invents a value: what no source gives stays unknown, and the
+writer decides whether that is an error (Type 1, identity) or an empty Type 2
+attribute.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, TypeVar
+
+from pydicom.dataset import Dataset
+
+from dicomsel.errors import DicomselError, InvalidInputError, NotDicomError
+from dicomsel.model import Reference, is_valid_uid
+
+__all__ = [
+    "Context",
+    "InstanceData",
+    "PatientData",
+    "StudyData",
+    "patient_from_resource",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PatientData:
+    """Patient module attributes as DICOM text, and where they came from.
+
+    ``issuer`` is Issuer of Patient ID (an OID, a URI or a local name).
+    Empty strings are Type 2 attributes the source left empty.
+    """
+
+    patient_id: str
+    source: str
+    name: str = ""
+    birth_date: str = ""
+    sex: str = ""
+    issuer: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StudyData:
+    """General Study module attributes of one study as DICOM text, and their source.
+
+    ``accession_issuer`` is (Local Namespace Entity ID, Universal Entity ID,
+    Universal Entity ID Type) of Issuer of Accession Number Sequence, when given.
+    """
+
+    study_instance_uid: str
+    source: str
+    study_date: str = ""
+    study_time: str = ""
+    study_id: str = ""
+    accession_number: str = ""
+    accession_issuer: tuple[str, str, str] | None = None
+    referring_physician_name: str = ""
+    study_description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceData:
+    """What one context file says of itself."""
+
+    sop_instance_uid: str
+    sop_class_uid: str | None
+    study_instance_uid: str | None
+    series_instance_uid: str | None
+    source: str
+    patient_id: str | None
+
+
+def _text(ds: Dataset, keyword: str) -> str:
+    value = ds.get(keyword)
+    if value is None:
+        return ""
+    return str(value).strip()
+
+
+def _uid(ds: Dataset, keyword: str) -> str | None:
+    value = _text(ds, keyword)
+    return value if is_valid_uid(value) else None
+
+
+@dataclass(slots=True)
+class Context:
+    """Patient, study and instance data for the reverse path, by UID and by Patient ID.
+
+    Build it with :meth:`from_paths` (DICOM files and folders), then
+    :meth:`add_patient_resources` (the FHIR input's Patients). ``notes`` lists
+    what was skipped while reading.
+    """
+
+    instances: dict[str, InstanceData] = field(default_factory=dict)
+    studies: dict[str, StudyData] = field(default_factory=dict)
+    #: study UID -> Patient IDs context files of that study name (normally one)
+    study_patients: dict[str, list[str]] = field(default_factory=dict)
+    #: (study UID, series UID) -> instance UIDs of that series, in file order
+    series: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    #: Patient ID -> patient data (the first file's, empty attributes filled from later files)
+    patients: dict[str, PatientData] = field(default_factory=dict)
+    #: Patient resources of the FHIR input, by resource id
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_paths(cls, paths: Iterable[str | os.PathLike[str]]) -> Context:
+        """Read DICOM files, and folders recursively (sorted), header only.
+
+        Files in folders that are not DICOM or cannot be read are skipped
+        with a note; a file named explicitly must be readable DICOM.
+
+        Raises
+        ------
+        dicomsel.errors.InvalidInputError
+            When a named file is not DICOM or cannot be read, or a path does not exist.
+        """
+        ctx = cls()
+        for path, named in _expand(paths):
+            ctx.add_file(path, named=named)
+        return ctx
+
+    def add_file(self, path: str | os.PathLike[str], *, named: bool = True) -> None:
+        """Add one DICOM file (header only)."""
+        from dicomsel.dicom import load
+
+        p = os.fspath(path)
+        try:
+            ds, _notes = load(p)
+        except DicomselError as e:
+            if named:
+                raise InvalidInputError(
+                    f"context file cannot be used: {e.reason}", path=p, attribute=e.attribute
+                ) from e
+            what = "not DICOM" if isinstance(e, NotDicomError) else e.reason
+            self.notes.append(f"context: {p} skipped ({what})")
+            return
+        self.add_dataset(ds, p)
+
+    def add_dataset(self, ds: Dataset, source: str) -> None:
+        """Add what a DICOM dataset says of its instance, patient and study."""
+        sop = _uid(ds, "SOPInstanceUID")
+        study = _uid(ds, "StudyInstanceUID")
+        series = _uid(ds, "SeriesInstanceUID")
+        patient = None
+        pid = _text(ds, "PatientID")
+        if pid:
+            patient = PatientData(
+                patient_id=pid,
+                source=f"context file {source}",
+                name=_text(ds, "PatientName"),
+                birth_date=_text(ds, "PatientBirthDate"),
+                sex=_text(ds, "PatientSex"),
+                issuer=_text(ds, "IssuerOfPatientID"),
+            )
+            self.patients[pid] = _fill(self.patients.get(pid), patient)
+        if sop is not None and sop not in self.instances:
+            self.instances[sop] = InstanceData(
+                sop_instance_uid=sop,
+                sop_class_uid=_uid(ds, "SOPClassUID"),
+                study_instance_uid=study,
+                series_instance_uid=series,
+                source=source,
+                patient_id=pid or None,
+            )
+            if study and series:
+                self.series.setdefault((study, series), []).append(sop)
+        if study is None:
+            return
+        issuer = None
+        seq = ds.get("IssuerOfAccessionNumberSequence")
+        if seq:
+            q = seq[0]
+            issuer = (
+                _text(q, "LocalNamespaceEntityID"),
+                _text(q, "UniversalEntityID"),
+                _text(q, "UniversalEntityIDType"),
+            )
+        data = StudyData(
+            study_instance_uid=study,
+            source=f"context file {source}",
+            study_date=_text(ds, "StudyDate"),
+            study_time=_text(ds, "StudyTime"),
+            study_id=_text(ds, "StudyID"),
+            accession_number=_text(ds, "AccessionNumber"),
+            accession_issuer=issuer,
+            referring_physician_name=_text(ds, "ReferringPhysicianName"),
+            study_description=_text(ds, "StudyDescription"),
+        )
+        self.studies[study] = _fill(self.studies.get(study), data)
+        if pid:
+            known = self.study_patients.setdefault(study, [])
+            if pid not in known:
+                known.append(pid)
+
+    def add_patient_resources(self, patients: dict[str, dict[str, Any]]) -> None:
+        """Add the Patient resources of the FHIR input, by resource id."""
+        self.resources.update(patients)
+
+    # --- lookups -------------------------------------------------------------------
+
+    def instance(self, uid: str) -> InstanceData | None:
+        """The context file of SOP Instance UID ``uid``, if any."""
+        return self.instances.get(uid)
+
+    def study(self, uid: str) -> StudyData | None:
+        """The study attributes of Study Instance UID ``uid``, if a context file is of it."""
+        return self.studies.get(uid)
+
+    def series_instances(self, study_uid: str, series_uid: str) -> list[InstanceData]:
+        """Context files of one series, in the order they were read."""
+        return [self.instances[u] for u in self.series.get((study_uid, series_uid), ())]
+
+    def study_instances(self, study_uid: str) -> list[InstanceData]:
+        """Context files of one study, in the order they were read."""
+        return [i for i in self.instances.values() if i.study_instance_uid == study_uid]
+
+    def patients_of_study(self, uid: str) -> list[PatientData]:
+        """The patients context files of study ``uid`` name (more than one is a conflict)."""
+        return [self.patients[pid] for pid in self.study_patients.get(uid, ())]
+
+    def patient_of_instance(self, uid: str) -> PatientData | None:
+        """The patient the context file of instance ``uid`` names."""
+        data = self.instances.get(uid)
+        if data is None or data.patient_id is None:
+            return None
+        return self.patients.get(data.patient_id)
+
+    def patient_by_id(self, patient_id: str) -> PatientData | None:
+        """A context file's patient with Patient ID ``patient_id``."""
+        return self.patients.get(patient_id)
+
+    def patient_resource(self, subject: Reference | None) -> PatientData | None:
+        """The input's Patient resource that ``subject`` names, as patient data.
+
+        Matched by literal reference (``Patient/<id>`` or a Bundle's
+        ``urn:uuid:<id>``, which the R5 reader keeps as the display), else by
+        identifier (value, and system when both have one). With no subject,
+        the input's only Patient resource, if it has exactly one.
+
+        Raises
+        ------
+        dicomsel.errors.InvalidInputError
+            When the Patient resource cannot give a Patient ID.
+        """
+        if subject is None:
+            if len(self.resources) == 1:
+                rid, res = next(iter(self.resources.items()))
+                return patient_from_resource(res, rid)
+            return None
+        if subject.display:
+            rid = subject.display.rsplit("/", 1)[-1].removeprefix("urn:uuid:")
+            named = self.resources.get(rid)
+            if named is not None and (
+                subject.display.startswith("urn:uuid:") or "/" in subject.display
+            ):
+                return patient_from_resource(named, rid, subject)
+        ident = subject.identifier
+        if ident is None:
+            return None
+        for rid, res in self.resources.items():
+            for d in res.get("identifier") or ():
+                if not isinstance(d, dict) or str(d.get("value") or "") != ident.value:
+                    continue
+                system = d.get("system")
+                if system and ident.system and system != ident.system:
+                    continue
+                return patient_from_resource(res, rid, subject)
+        return None
+
+
+_T = TypeVar("_T", PatientData, StudyData)
+
+
+def _fill(known: _T | None, new: _T) -> _T:
+    """``known`` with its empty attributes taken from ``new`` (another file of the same one)."""
+    if known is None:
+        return new
+    changes = {
+        f.name: getattr(new, f.name)
+        for f in fields(known)
+        if not getattr(known, f.name) and getattr(new, f.name)
+    }
+    return replace(known, **changes) if changes else known
+
+
+def _expand(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[str, bool]]:
+    for item in paths:
+        p = os.fspath(item)
+        if os.path.isdir(p):
+            for root, dirs, files in os.walk(p):
+                dirs.sort()
+                for name in sorted(files):
+                    yield os.path.join(root, name), False
+        elif os.path.exists(p):
+            yield p, True
+        else:
+            raise InvalidInputError("no such context file or folder", path=p)
+
+
+# --- Patient resource -> patient data (FHIR JSON names stay in this one function) ----------
+
+_GENDER = {"male": "M", "female": "F", "other": "O", "unknown": ""}
+
+
+def _person_name(names: Any) -> str:
+    """A FHIR HumanName as DICOM PN: family^given^middle^prefix^suffix (official name first)."""
+    if not isinstance(names, list) or not names:
+        return ""
+    chosen = next(
+        (n for n in names if isinstance(n, dict) and n.get("use") == "official"),
+        names[0],
+    )
+    if not isinstance(chosen, dict):
+        return ""
+    family = str(chosen.get("family") or "")
+    given = [str(g) for g in chosen.get("given") or []]
+    prefix = " ".join(str(p) for p in chosen.get("prefix") or [])
+    suffix = " ".join(str(s) for s in chosen.get("suffix") or [])
+    if not (family or given or prefix or suffix):
+        return str(chosen.get("text") or "")
+    parts = [family, given[0] if given else "", " ".join(given[1:]), prefix, suffix]
+    return "^".join(parts).rstrip("^")
+
+
+def patient_from_resource(
+    res: dict[str, Any], rid: str, subject: Reference | None = None
+) -> PatientData:
+    """Patient data from a FHIR Patient resource (R4 and R5 agree on these elements).
+
+    Patient ID is the identifier the subject names (else the first one with a
+    value); an ``urn:oid:`` system becomes Issuer of Patient ID as the OID,
+    another system as it stands. A partial birth date (year or month only)
+    cannot be a DICOM DA and is left empty; gender ``unknown`` leaves Patient's
+    Sex empty (Type 2).
+
+    Raises
+    ------
+    dicomsel.errors.InvalidInputError
+        When the resource has no identifier with a value (no Patient ID).
+    """
+    where = f"Patient/{rid}"
+    idents = [d for d in res.get("identifier") or () if isinstance(d, dict) and d.get("value")]
+    chosen = None
+    if subject is not None and subject.identifier is not None:
+        chosen = next(
+            (d for d in idents if str(d["value"]) == subject.identifier.value),
+            None,
+        )
+    if chosen is None and idents:
+        chosen = idents[0]
+    if chosen is None:
+        raise InvalidInputError(
+            "has no identifier with a value, so no Patient ID for the KOS", attribute=where
+        )
+    system = str(chosen.get("system") or "")
+    issuer = system.removeprefix("urn:oid:")
+    if not issuer:
+        issuer = str((chosen.get("assigner") or {}).get("display") or "")
+    birth = str(res.get("birthDate") or "")
+    birth_da = birth.replace("-", "") if re.fullmatch(r"\d{4}-\d\d-\d\d", birth) else ""
+    return PatientData(
+        patient_id=str(chosen["value"]),
+        source=f"{where} in the input",
+        name=_person_name(res.get("name")),
+        birth_date=birth_da,
+        sex=_GENDER.get(str(res.get("gender") or ""), ""),
+        issuer=issuer,
+    )
