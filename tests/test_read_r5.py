@@ -18,8 +18,13 @@ GOLDEN_FILES = sorted(GOLDEN.glob("*.r5.ndjson")) + sorted(GOLDEN.glob("*.r5.jso
 
 
 def _comparable(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Resources without ids, their endpoint references replaced by the Endpoint's content."""
+    """Resources without ids: endpoint references replaced by the Endpoint's content,
+    focus references by the position of their target among the ImagingSelections."""
     by_id = {r["id"]: r for r in resources if r["resourceType"] == "Endpoint"}
+    position = {
+        r["id"]: n
+        for n, r in enumerate(x for x in resources if x["resourceType"] == "ImagingSelection")
+    }
     out = []
     for r in resources:
         if r["resourceType"] != "ImagingSelection":
@@ -35,6 +40,11 @@ def _comparable(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     if k != "id"
                 }
                 for e in c["endpoint"]
+            ]
+        if "focus" in c:
+            c["focus"] = [
+                position[f["reference"].rsplit("/", 1)[-1].removeprefix("urn:uuid:")]
+                for f in c["focus"]
             ]
         out.append(c)
     return out

@@ -1,21 +1,31 @@
 """Terminology tables shared by every reader and writer.
 
-The tables live as data in ``dicomsel/data`` so that one place answers
-"which FHIR system is this DICOM coding scheme" in both directions.
+The tables live as data in ``dicomsel/data`` so that one place answers, in
+both directions: which FHIR system a DICOM coding scheme designator is
+(``coding_schemes.json``), what a SOP class is called (``sop_classes.json``,
+generated from PS3.6 by ``tools/gen_sop_classes.py``) and how image region
+types are written in each FHIR flavour (``region_types.json``).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-
-from pydicom.uid import UID
+from typing import Any
 
 __all__ = [
     "DCM",
     "SOP_CLASS_SYSTEM",
+    "RegionType",
+    "r5_codes",
+    "region_type",
+    "region_types",
     "scheme_for_system",
+    "snapshot1_codes",
+    "snapshot1_coordinate_types",
+    "snapshot1_region",
     "sop_class_name",
     "system_for_scheme",
 ]
@@ -25,29 +35,43 @@ DCM = "http://dicom.nema.org/resources/ontology/DCM"
 SOP_CLASS_SYSTEM = "urn:ietf:rfc:3986"
 
 
+def _data(name: str) -> Any:
+    text = resources.files("dicomsel").joinpath(f"data/{name}").read_text("utf-8")
+    return json.loads(text)
+
+
 @cache
-def _schemes() -> dict[str, str]:
-    text = resources.files("dicomsel").joinpath("data/coding_schemes.json").read_text("utf-8")
-    table: dict[str, str] = json.loads(text)
-    table.pop("_comment", None)
+def _schemes() -> dict[str, dict[str, Any]]:
+    table: dict[str, dict[str, Any]] = _data("coding_schemes.json")["schemes"]
     return table
 
 
 @cache
 def _systems() -> dict[str, str]:
-    return {uri: scheme for scheme, uri in _schemes().items()}
+    """System URI (written or alias) and ``urn:oid:`` of the scheme OID -> designator."""
+    out: dict[str, str] = {}
+    for scheme, row in _schemes().items():
+        if row.get("read_as"):
+            continue  # SNM3, 99SDM: written as SRT's system, read back as SRT
+        out.setdefault(row["system"], scheme)
+        for alias in row.get("aliases", ()):
+            out.setdefault(alias, scheme)
+        if row.get("oid"):
+            out.setdefault(f"urn:oid:{row['oid']}", scheme)
+    return out
 
 
 def system_for_scheme(designator: str) -> str | None:
     """The FHIR system URI of a DICOM Coding Scheme Designator, or None if unknown.
 
-    ``99``-prefixed (private) designators and unknown ones give None; the
-    caller decides how to report that. A designator that is itself a UID
-    (PS3.16 allows the scheme UID as designator) becomes ``urn:oid:<uid>``.
+    ``99``-prefixed (private) designators other than PS3.16's ``99SDM`` and
+    unknown ones give None; the caller decides how to report that. A
+    designator that is itself a UID (PS3.16 allows the scheme UID as
+    designator) becomes ``urn:oid:<uid>``.
     """
     known = _schemes().get(designator)
     if known is not None:
-        return known
+        return str(known["system"])
     from dicomsel.model import is_valid_uid
 
     if is_valid_uid(designator) and "." in designator:
@@ -56,7 +80,13 @@ def system_for_scheme(designator: str) -> str | None:
 
 
 def scheme_for_system(system: str) -> str | None:
-    """The DICOM Coding Scheme Designator of a FHIR system URI, or None if unknown."""
+    """The DICOM Coding Scheme Designator of a FHIR system URI, or None if unknown.
+
+    Aliases seen in practice (``http://www.radlex.org``, the pre-THO UMLS and
+    NCIt URIs, ...) and ``urn:oid:`` of a known scheme's OID give that scheme;
+    another ``urn:oid:<uid>`` gives the UID itself (PS3.16 allows it as a
+    designator).
+    """
     known = _systems().get(system)
     if known is not None:
         return known
@@ -66,10 +96,126 @@ def scheme_for_system(system: str) -> str | None:
 
 
 @cache
+def _sop_classes() -> dict[str, str]:
+    table: dict[str, str] = _data("sop_classes.json")["sop_classes"]
+    return table
+
+
 def sop_class_name(uid: str) -> str | None:
-    """The name of a SOP Class UID from PS3.6 (pydicom's UID dictionary), or None."""
-    u = UID(uid)
-    name = u.name
-    if name == uid or not u.is_valid:
+    """The name of a SOP Class UID from PS3.6 (``data/sop_classes.json``), or None."""
+    return _sop_classes().get(uid)
+
+
+# ---- image region types (data/region_types.json)
+
+
+@dataclass(frozen=True, slots=True)
+class RegionType:
+    """One row of the region type table.
+
+    ``points``: the number of coordinate tuples, exact (> 0) or a minimum (its
+    negation, < 0). ``r5`` / ``snapshot1``: the flavour's code, None when the
+    flavour has none; ``*_note``: how the writer converts what has no code.
+    """
+
+    dims: int
+    type: str
+    points: int
+    r5: str | None
+    snapshot1: str
+    r5_note: str | None = None
+    snapshot1_note: str | None = None
+
+    def fits(self, n_coordinates: int) -> str | None:
+        """None if ``n_coordinates`` numbers fit this type, else why not."""
+        if n_coordinates % self.dims:
+            return f"{n_coordinates} coordinates is not a multiple of {self.dims}"
+        n = n_coordinates // self.dims
+        if (self.points > 0 and n != self.points) or (self.points < 0 and n < -self.points):
+            need = f"exactly {self.points}" if self.points > 0 else f"at least {-self.points}"
+            return f"{n} point(s) given, {need} needed for {self.type}"
         return None
-    return str(name)
+
+
+@cache
+def region_types() -> tuple[RegionType, ...]:
+    """Every row of ``data/region_types.json``."""
+    return tuple(RegionType(**row) for row in _data("region_types.json")["regions"])
+
+
+def region_type(dims: int, model_type: str) -> RegionType:
+    """The row of a model region type (``"circle"``...) in ``dims`` dimensions; KeyError if none."""
+    for row in region_types():
+        if row.dims == dims and row.type == model_type:
+            return row
+    raise KeyError(f"no {dims}D region type {model_type!r}")
+
+
+@cache
+def r5_codes(dims: int) -> frozenset[str]:
+    """The codes R5's required binding allows for ``imageRegion2D`` / ``imageRegion3D``."""
+    return frozenset(r.r5 for r in region_types() if r.dims == dims and r.r5)
+
+
+@cache
+def snapshot1_codes() -> frozenset[str]:
+    """Snapshot #1's ImagingSelectionGraphicType codes (spec line 116)."""
+    return frozenset(r.snapshot1 for r in region_types())
+
+
+@cache
+def snapshot1_coordinate_types() -> dict[str, int]:
+    """Snapshot #1's ImagingSelectionCoordinateType codes -> dimensions (``2d``: 2, ``3d``: 3)."""
+    table: dict[str, int] = _data("region_types.json")["snapshot1_coordinate_types"]
+    return table
+
+
+def snapshot1_region(dims: int, code: str) -> RegionType | None:
+    """The model region type a Snapshot #1 ``regionType`` reads as, or None if it has none.
+
+    A code that several model types write to (``ELLIPSE`` from a circle or an
+    ellipse, ``POLYLINE`` from a polyline or an interpolated curve) reads as the
+    type it names; a 2D ``POLYGON`` reads as a (closed) polyline.
+    """
+    for row in region_types():
+        if row.dims == dims and row.type.upper() == code:
+            return row
+    alias = _data("region_types.json")["snapshot1_read_2d"].get(code) if dims == 2 else None
+    return region_type(2, alias) if alias else None
+
+
+# --- CID 7010 Key Object Selection Document Title (the reverse path, dicomsel.kos) ---
+
+from typing import TYPE_CHECKING  # noqa: E402  (appended section)
+
+if TYPE_CHECKING:
+    from dicomsel.model import Code
+
+__all__ += ["key_object_title", "key_object_titles"]
+
+
+@cache
+def key_object_titles() -> dict[str, str]:
+    """PS3.16 CID 7010 "Key Object Selection Document Title": DCM code value -> code meaning."""
+    text = resources.files("dicomsel").joinpath("data/cid7010.json").read_text("utf-8")
+    titles: dict[str, str] = json.loads(text)["titles"]
+    return titles
+
+
+def key_object_title(code: Code) -> Code | None:
+    """The CID 7010 document title ``code`` stands for, with its standard meaning; else None.
+
+    ``code`` matches when its value is a CID 7010 code value and its scheme is
+    ``DCM`` (given as the designator or as the DCM system URI). The meaning is
+    always the one PS3.16 gives, whatever display the input carried.
+    """
+    from dicomsel.model import Code as _Code  # at call time: no import cycle
+
+    if not code.value:
+        return None
+    if code.scheme != "DCM" and code.system != DCM:
+        return None
+    meaning = key_object_titles().get(code.value)
+    if meaning is None:
+        return None
+    return _Code(value=code.value, scheme="DCM", meaning=meaning)

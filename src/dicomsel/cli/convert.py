@@ -42,6 +42,12 @@ def add_subparser(sub: Any) -> None:
         "--fhir", choices=sorted(FLAVOURS), default="r5", help="FHIR flavour (default r5)"
     )
     p.add_argument(
+        "--xml",
+        action="store_true",
+        help="write FHIR XML instead of JSON: the Bundle of --format bundle or transaction "
+        "(ndjson has no XML form)",
+    )
+    p.add_argument(
         "--report", metavar="FILE", help="write a JSON report of every input's outcome to FILE"
     )
     p.add_argument(
@@ -59,6 +65,38 @@ def add_subparser(sub: Any) -> None:
         "--patient-id-system",
         metavar="URI",
         help="identifier system for Patient ID when the file names no issuer OID",
+    )
+    p.add_argument(
+        "--seg-frames",
+        action="store_true",
+        help="SEG: also list each segment's frames (reads the per-frame functional groups; "
+        "R5 cannot carry frames of a SEG instance and reports them)",
+    )
+    p.add_argument(
+        "--code",
+        metavar="CODE",
+        help="images: the selection's code as VALUE^SCHEME[^MEANING] "
+        "(default 113000^DCM^Of Interest)",
+    )
+    p.add_argument(
+        "--frames",
+        metavar="LIST",
+        help="images: frames of multi-frame instances to select, e.g. 1,3,5-8 "
+        "(checked against Number of Frames)",
+    )
+    p.add_argument(
+        "--no-observations",
+        dest="observations",
+        action="store_false",
+        help="SR: leave out the Observations (measurements, measurement groups, "
+        "qualitative evaluations); write the ImagingSelections only",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="convert in N processes (0: one per CPU); the output is the same as with 1",
     )
     p.add_argument(
         "-v",
@@ -97,10 +135,36 @@ def run(args: argparse.Namespace) -> int:
         if not re.fullmatch(r"[+-]\d\d:?\d\d", args.timezone):
             log.error("--timezone %r is not a UTC offset like +01:00", args.timezone)
             return ExitCode.USAGE
+    from dicomsel.dicom.image import parse_code, parse_frames
+
+    try:
+        code = parse_code(args.code) if args.code is not None else None
+    except ValueError as e:
+        log.error("--code: %s", e)
+        return ExitCode.USAGE
+    try:
+        frames = parse_frames(args.frames) if args.frames is not None else ()
+    except ValueError as e:
+        log.error("--frames: %s", e)
+        return ExitCode.USAGE
+    if args.jobs < 0:
+        log.error("--jobs %d: give 1 or more processes, or 0 for one per CPU", args.jobs)
+        return ExitCode.USAGE
+    if args.xml and args.format == "ndjson":
+        log.error("--xml: NDJSON has no XML form; use --format bundle or transaction")
+        return ExitCode.USAGE
     options = ConvertOptions(
         fhir=args.fhir,
         strict=args.strict,
-        read=ReadOptions(timezone=args.timezone, patient_id_system=args.patient_id_system),
+        read=ReadOptions(
+            timezone=args.timezone,
+            patient_id_system=args.patient_id_system,
+            seg_frames=args.seg_frames,
+            code=code,
+            frames=frames,
+        ),
+        jobs=args.jobs or os.cpu_count() or 1,
+        observations=args.observations,
     )
     batch = convert(args.inputs, options)
     converted = batch.count("converted")
@@ -108,7 +172,12 @@ def run(args: argparse.Namespace) -> int:
     if args.report:
         write_atomic(args.report, json.dumps(batch.report(), indent=2, ensure_ascii=False) + "\n")
     if converted:
-        text = serialise(batch.all_resources(), args.format)
+        if args.xml:
+            from dicomsel.fhir.xml import serialise_xml
+
+            text = serialise_xml(batch.all_resources(), args.format, args.fhir)
+        else:
+            text = serialise(batch.all_resources(), args.format)
         if args.output == "-":
             sys.stdout.write(text)
             sys.stdout.flush()

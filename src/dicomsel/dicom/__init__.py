@@ -7,19 +7,23 @@ reader touches this module only.
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import struct
+import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, BinaryIO
 
 import pydicom
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from dicomsel.dicom import kos
+from dicomsel.dicom import image, kos, rtstruct, seg, sr
 from dicomsel.dicom.common import ReadContext, ReadOptions, ReadResult, attr_name
 from dicomsel.errors import DicomselError, InvalidInputError, NotDicomError, UnsupportedObjectError
 
@@ -28,11 +32,21 @@ __all__ = ["READERS", "ReadOptions", "ReadResult", "read_dataset", "read_file", 
 Reader = Callable[[Dataset, ReadContext], ReadResult]
 
 READERS: dict[str, Reader] = {uid: kos.read_kos for uid in kos.SOP_CLASS_UIDS}
+READERS.update({uid: seg.read_seg for uid in seg.SOP_CLASS_UIDS})
+READERS.update({uid: rtstruct.read_rtstruct for uid in rtstruct.SOP_CLASS_UIDS})
+READERS.update({uid: sr.read_sr for uid in sr.SOP_CLASS_UIDS})
 
 
 def reader_for(sop_class_uid: str) -> Reader | None:
-    """The reader for a SOP Class UID, or None when no reader handles it."""
-    return READERS.get(sop_class_uid)
+    """The reader for a SOP Class UID, or None when no reader handles it.
+
+    Image storage classes without a reader of their own fall back to the
+    image reader (:func:`dicomsel.dicom.image.is_image_class`).
+    """
+    reader = READERS.get(sop_class_uid)
+    if reader is None and image.is_image_class(sop_class_uid):
+        return image.read_image
+    return reader
 
 
 def read_dataset(
@@ -99,13 +113,13 @@ def load(path: str | os.PathLike[str]) -> tuple[Dataset, list[str]]:
         warnings.simplefilter("always")
         try:
             try:
-                ds = pydicom.dcmread(p, stop_before_pixels=True)
+                ds, stopped_at = _read_header(p, force=False)
             except InvalidDicomError as e:
                 if not _looks_like_raw_dataset(p):
                     raise NotDicomError(
                         "not a DICOM file (no 'DICM' prefix after the preamble)", path=p
                     ) from e
-                ds = pydicom.dcmread(p, stop_before_pixels=True, force=True)
+                ds, stopped_at = _read_header(p, force=True)
                 bare = True
         except DicomselError:
             raise
@@ -125,17 +139,136 @@ def load(path: str | os.PathLike[str]) -> tuple[Dataset, list[str]]:
     notes = [f"pydicom: {w.message}" for w in caught]
     if bare:
         notes.insert(0, "no Part 10 preamble and 'DICM' prefix: read as a bare dataset")
-    _check_complete(ds, p)
+    _check_complete(ds, p, stopped_at)
     return ds, notes
 
 
-def _check_complete(ds: Dataset, path: str) -> None:
+_PER_FRAME_GROUPS = 0x52009230  # PerFrameFunctionalGroupsSequence
+_PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
+_STOP_TAGS = _PIXEL_TAGS | {_PER_FRAME_GROUPS}
+_PER_FRAME_TAG_BYTES = (b"\x00\x52\x30\x92", b"\x52\x00\x92\x30")  # little, big endian
+
+
+def _read_header(path: str, force: bool) -> tuple[Dataset, int | None]:
+    """Read up to Pixel Data, and stop before Per-frame Functional Groups Sequence.
+
+    The per-frame groups are most of a large multi-frame header and most readers
+    never need them; a reader that does calls ``ds._dicomsel_read_rest(ds)``
+    (see :func:`dicomsel.dicom.seg.per_frame_groups`), which reads them then. It is a
+    ``functools.partial`` whose ``keywords`` give the ``path`` and the ``offset`` of the
+    sequence, for a reader that scans the bytes itself.
+    Returns the dataset and the file offset where reading stopped at one of
+    those elements (None when it stopped at the end of the file, or early).
+    """
+    stopped: list[int] = []
+
+    def stop(tag: int, vr: str | None, length: int) -> bool:
+        # called for every top-level element: one set lookup (BaseTag's == is slow Python)
+        if tag not in _STOP_TAGS:
+            return False
+        stopped.append(tag)
+        return True
+
+    with open(path, "rb") as fp:
+        ds = _read_partial_deep(fp, path, stop_when=stop, force=force)
+        offset = fp.tell()
+    if _PER_FRAME_GROUPS in stopped:
+        # a partial, not a closure over ds: no reference cycle keeps the dataset alive
+        ds._dicomsel_read_rest = functools.partial(_read_rest, path=path, offset=offset)
+    return ds, offset if stopped else None
+
+
+#: pydicom parses nested sequences recursively, about five Python frames a level, so a
+#: content tree a few hundred levels deep exceeds the default recursion limit. Such a
+#: file is parsed again on a thread with a large stack and a higher limit.
+_DEEP_STACK_BYTES = 256 * 1024 * 1024
+_DEEP_RECURSION_LIMIT = 60_000  # about 10,000 levels of nesting
+
+
+def _read_partial_deep(fp: BinaryIO, path: str, **kw: Any) -> Dataset:
+    """``pydicom.filereader.read_partial``, again on a deep stack when nesting is too deep."""
+    start = fp.tell()
+    try:
+        return pydicom.filereader.read_partial(fp, **kw)
+    except RecursionError:
+        fp.seek(start)
+    done: list[Dataset] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(old, _DEEP_RECURSION_LIMIT))
+        try:
+            done.append(pydicom.filereader.read_partial(fp, **kw))
+        except BaseException as e:  # handed to the calling thread
+            failed.append(e)
+        finally:
+            sys.setrecursionlimit(old)
+
+    try:
+        old_size = threading.stack_size(_DEEP_STACK_BYTES)
+    except (ValueError, RuntimeError):  # pragma: no cover - platform without the setting
+        old_size = None
+    try:
+        worker = threading.Thread(target=run, name="dicomsel-deep-read")
+        worker.start()
+        worker.join()
+    finally:
+        if old_size is not None:
+            threading.stack_size(old_size)
+    if failed:
+        if isinstance(failed[0], RecursionError):
+            raise InvalidInputError(
+                "sequences nested too deeply to parse (more than about 10,000 levels)", path=path
+            ) from failed[0]
+        raise failed[0]
+    return done[0]
+
+
+def _read_rest(ds: Dataset, path: str, offset: int) -> None:
+    """Read the elements from Per-frame Functional Groups Sequence up to Pixel Data into ``ds``."""
+    del ds._dicomsel_read_rest
+    meta = ds.get("file_meta")
+    ts = meta.get("TransferSyntaxUID") if meta is not None else None
+    try:
+        if ts is not None and getattr(ts, "is_deflated", False):
+            # offsets are in the inflated stream: read the whole header again
+            rest: Dataset = pydicom.dcmread(path, stop_before_pixels=True)
+            tags = [t for t in rest.keys() if t >= _PER_FRAME_GROUPS]  # noqa: SIM118
+        else:
+            implicit, little = ds.original_encoding
+            if implicit is None or little is None:  # pragma: no cover - set by read_partial
+                implicit, little = True, True
+            with open(path, "rb") as fp:
+                fp.seek(offset)
+                rest = pydicom.filereader.read_dataset(
+                    fp,
+                    implicit,
+                    little,
+                    stop_when=lambda tag, vr, length: tag in _PIXEL_TAGS,
+                    parent_encoding=ds.original_character_set,
+                )
+            tags = list(rest.keys())
+    except (EOFError, OSError, ValueError, TypeError, KeyError, IndexError) as e:
+        raise InvalidInputError(
+            f"cannot be parsed ({type(e).__name__}: {e})",
+            path=path,
+            attribute=attr_name("PerFrameFunctionalGroupsSequence"),
+        ) from e
+    for tag in tags:
+        ds[tag] = rest.get_item(tag)
+    _check_complete(ds, path)
+
+
+def _check_complete(ds: Dataset, path: str, stopped_at: int | None = None) -> None:
     """Raise if the file ends before its last data element does.
 
     pydicom stops quietly at the end of a truncated file. The last element in
     file order is followed down through the last item of each sequence to a
     raw element whose offset and length are known; the file must reach its
     end plus the delimitation items of every undefined-length level.
+    ``stopped_at`` is where reading stopped at an element it was told to stop
+    at: when the last element ends exactly there, nothing was cut off.
     """
     meta = ds.get("file_meta")
     ts = meta.get("TransferSyntaxUID") if meta is not None else None
@@ -148,7 +281,7 @@ def _check_complete(ds: Dataset, path: str) -> None:
         raw = getattr(node, "_dict", None)  # pydicom keeps elements unparsed here
         if not raw:
             return
-        elem = raw[max(raw)]
+        elem = raw[next(reversed(raw))]  # the last element read: last in file order
         if isinstance(elem, RawDataElement):
             if elem.length == 0xFFFFFFFF:
                 return
@@ -174,13 +307,13 @@ def _check_complete(ds: Dataset, path: str) -> None:
             path=path,
             attribute=where,
         )
-    if end < size and extra == 0 and node is ds:
+    if end < size and extra == 0 and node is ds and end != stopped_at:
         with open(path, "rb") as f:
             f.seek(end)
             tail = f.read(8)
-        # stop_before_pixels leaves Pixel Data (group 7FE0) unread; pydicom stopping anywhere
-        # else means the rest could not be parsed: an element cut off by truncation
-        if tail[:2] not in (b"\xe0\x7f", b"\x7f\xe0"):
+        # Pixel Data (group 7FE0) is left unread, and Per-frame Functional Groups until a
+        # reader asks; pydicom stopping anywhere else means the rest could not be parsed
+        if tail[:2] not in (b"\xe0\x7f", b"\x7f\xe0") and tail[:4] not in _PER_FRAME_TAG_BYTES:
             raise InvalidInputError(
                 f"truncated or corrupt file: {size - end} byte(s) after the last element "
                 "could not be parsed",

@@ -18,7 +18,15 @@ from pydicom.sequence import Sequence
 from pydicom.tag import Tag
 
 from dicomsel.errors import InvalidInputError, InvalidUIDError
-from dicomsel.model import Code, Identifier, Performer, Reference, Selection, check_uid
+from dicomsel.model import (
+    Code,
+    Identifier,
+    ObservationRecord,
+    Performer,
+    Reference,
+    Selection,
+    check_uid,
+)
 
 __all__ = [
     "ReadContext",
@@ -47,10 +55,19 @@ class ReadOptions:
         ``issued`` out and warn.
     patient_id_system : str or None
         Identifier system for Patient ID when the file names no usable issuer.
+    seg_frames : bool
+        SEG: list each segment's own frames (walks the per-frame functional groups).
+    code : Code or None
+        Images: the selection's code (None: DCM 113000 "Of Interest").
+    frames : tuple of int
+        Images: the frames to select in multi-frame instances (empty: whole instances).
     """
 
     timezone: str | None = None
     patient_id_system: str | None = None
+    seg_frames: bool = False
+    code: Code | None = None
+    frames: tuple[int, ...] = ()
 
 
 @dataclass(slots=True)
@@ -79,12 +96,17 @@ class ReadContext:
 
 @dataclass(slots=True)
 class ReadResult:
-    """What a reader produced from one DICOM object."""
+    """What a reader produced from one DICOM object.
+
+    ``observations`` are the measurements and evaluations an SR holds; their
+    ``derived_from`` name selections of ``selections`` by key.
+    """
 
     sop_class_uid: str
     sop_instance_uid: str
     selections: list[Selection] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    observations: list[ObservationRecord] = field(default_factory=list)
 
 
 def value(ds: Dataset, tag: int) -> Any:

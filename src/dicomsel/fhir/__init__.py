@@ -6,12 +6,12 @@ provides ``write(selections) -> Output`` and ``validate(resource)``.
 
 from __future__ import annotations
 
-from dicomsel.fhir import r5
+from dicomsel.fhir import r5, snapshot1
 from dicomsel.fhir.base import Flavour, Output
 
 __all__ = ["FLAVOURS", "Flavour", "Output", "flavour"]
 
-FLAVOURS: dict[str, Flavour] = {r5.NAME: r5}
+FLAVOURS: dict[str, Flavour] = {r5.NAME: r5, snapshot1.NAME: snapshot1}
 
 
 def flavour(name: str) -> Flavour:

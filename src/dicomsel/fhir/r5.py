@@ -39,8 +39,9 @@ _RTSTRUCT_CLASSES = frozenset({"1.2.840.10008.5.1.4.1.1.481.3"})
 _SR_PREFIX = "1.2.840.10008.5.1.4.1.1.88."
 
 STATUS_CODES = frozenset({"available", "entered-in-error", "unknown"})
-REGION_2D_CODES = frozenset({"point", "polyline", "interpolated", "circle", "ellipse"})
-REGION_3D_CODES = frozenset({"point", "multipoint", "polyline", "polygon", "ellipse", "ellipsoid"})
+#: R5's required region type codes, from the terminology table (data/region_types.json)
+REGION_2D_CODES = terminology.r5_codes(2)
+REGION_3D_CODES = terminology.r5_codes(3)
 
 _V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 _ENDPOINT_TYPES = "http://terminology.hl7.org/CodeSystem/endpoint-connection-type"
@@ -181,7 +182,8 @@ def _instance(inst: Instance, where: str, warnings: list[str]) -> dict[str, Any]
         out["subset"] = subset
     regions2d = []
     for r in inst.regions_2d:
-        if r.region_type == "multipoint":
+        code = terminology.region_type(2, r.region_type).r5
+        if code is None:  # multipoint
             warnings.append(
                 f"{where}: R5 has no 2D multipoint; "
                 f"written as {len(r.coordinates) // 2} point regions"
@@ -194,13 +196,14 @@ def _instance(inst: Instance, where: str, warnings: list[str]) -> dict[str, Any]
                     }
                 )
             continue
-        regions2d.append(
-            {"regionType": str(r.region_type), "coordinate": [_decimal(c) for c in r.coordinates]}
-        )
+        regions2d.append({"regionType": code, "coordinate": [_decimal(c) for c in r.coordinates]})
     if regions2d:
         out["imageRegion2D"] = regions2d
     regions3d = [
-        {"regionType": str(r.region_type), "coordinate": [_decimal(c) for c in r.coordinates]}
+        {
+            "regionType": terminology.region_type(3, r.region_type).r5,
+            "coordinate": [_decimal(c) for c in r.coordinates],
+        }
         for r in inst.regions_3d
     ]
     if regions3d:

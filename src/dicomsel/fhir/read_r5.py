@@ -36,6 +36,7 @@ from dicomsel.model import (
 
 __all__ = [
     "FhirInput",
+    "detect_flavour",
     "from_imaging_selection",
     "load_resources",
     "read_fhir",
@@ -59,6 +60,8 @@ class FhirInput:
     warnings: list[str] = field(default_factory=list)
     #: resource id -> selection key, for every ImagingSelection read
     keys: dict[str, str] = field(default_factory=dict)
+    #: resource id -> the flavour it was read as (``r5`` or ``r5-snapshot1``)
+    flavours: dict[str, str] = field(default_factory=dict)
 
 
 def load_resources(
@@ -114,13 +117,87 @@ def load_resources(
     return out
 
 
-def read_fhir(source: str | os.PathLike[str], *, text: str | None = None) -> FhirInput:
+_SNAPSHOT1_INSTANCE = ("frameList", "segmentList", "roiList", "observationUid")
+
+
+def detect_flavour(res: dict[str, Any]) -> str:
+    """``r5-snapshot1`` when an ImagingSelection has that shape, else ``r5``.
+
+    Snapshot #1's marks: a UID typed oid (``urn:oid:``) in studyUid, seriesUid,
+    frameOfReferenceUid or instance.uid; instance.frameList / segmentList /
+    roiList / observationUid; a top-level imageRegion; bodySite as a Coding.
+    A ``status`` (1..1 in R5, absent from Snapshot #1) makes it R5 whatever else
+    it holds: its errors then say what R5 expects.
+    """
+    if "status" in res:  # required in R5, absent from Snapshot #1
+        return "r5"
+    if "imageRegion" in res:
+        return "r5-snapshot1"
+    for name in ("studyUid", "seriesUid", "frameOfReferenceUid"):
+        if str(res.get(name, "")).startswith("urn:oid:"):
+            return "r5-snapshot1"
+    body = res.get("bodySite")
+    if isinstance(body, dict) and ("code" in body or "system" in body):
+        return "r5-snapshot1"
+    for inst in res.get("instance") or []:
+        if isinstance(inst, dict) and (
+            str(inst.get("uid", "")).startswith("urn:oid:")
+            or any(k in inst for k in _SNAPSHOT1_INSTANCE)
+        ):
+            return "r5-snapshot1"
+    return "r5"
+
+
+def _one_series(resources: list[dict[str, Any]], selections: list[Selection]) -> None:
+    """The spec's rule, across resources: an instance lies in one series, a series in one study."""
+    series_of: dict[str, tuple[str, str]] = {}
+    study_of: dict[str, tuple[str, str]] = {}
+    for res, sel in zip(resources, selections, strict=True):
+        root = f"ImagingSelection/{res.get('id', '?')}"
+        series, study = sel.series_instance_uid, sel.study_instance_uid
+        if series and study:
+            prior = study_of.setdefault(series, (study, root))
+            if prior[0] != study:
+                raise InvalidInputError(
+                    f"series {series} is in study {study} here but in study {prior[0]} in "
+                    f"{prior[1]}",
+                    attribute=f"{root}.studyUid",
+                )
+        if not series:
+            continue
+        for i, inst in enumerate(sel.instances):
+            prior = series_of.setdefault(inst.uid, (series, root))
+            if prior[0] != series:
+                raise InvalidInputError(
+                    f"instance {inst.uid} is in series {series} here but in series {prior[0]} "
+                    f"in {prior[1]}: an instance lies in one series",
+                    attribute=f"{root}.instance[{i}].uid",
+                )
+
+
+def read_fhir(
+    source: str | os.PathLike[str], *, text: str | None = None, flavour: str | None = None
+) -> FhirInput:
     """Read every ImagingSelection of a FHIR JSON / Bundle / NDJSON input into the model.
 
     Endpoints and Patients in the input are kept for context (the reverse path
     takes patient data from a Patient resource). An input without any
-    ImagingSelection is an error.
+    ImagingSelection is an error, and so is an instance listed in two series.
+
+    Parameters
+    ----------
+    source : str or path-like
+        The file (named in errors).
+    text : str, optional
+        The content, when already read.
+    flavour : str, optional
+        ``r5`` or ``r5-snapshot1``; by default each ImagingSelection is read
+        as the flavour its shape shows (:func:`detect_flavour`).
     """
+    from dicomsel.fhir import read_snapshot1
+
+    if flavour not in (None, "r5", "r5-snapshot1"):
+        raise ValueError(f"unknown FHIR flavour {flavour!r}; one of r5, r5-snapshot1")
     name = os.fspath(source)
     resources = load_resources(source, text=text)
     result = FhirInput()
@@ -139,12 +216,23 @@ def read_fhir(source: str | os.PathLike[str], *, text: str | None = None) -> Fhi
     if not selections:
         raise InvalidInputError("holds no ImagingSelection resource", path=name)
     for r in selections:
+        which = flavour or detect_flavour(r)
+        reader = (
+            read_snapshot1.from_imaging_selection
+            if which == "r5-snapshot1"
+            else from_imaging_selection
+        )
         try:
-            sel = from_imaging_selection(r, endpoints=result.endpoints, warnings=result.warnings)
+            sel = reader(r, endpoints=result.endpoints, warnings=result.warnings)
         except DicomselError as e:
             raise e.with_path(name) from None
         result.selections.append(sel)
         result.keys[str(r.get("id", ""))] = sel.key
+        result.flavours[str(r.get("id", ""))] = which
+    try:
+        _one_series(selections, result.selections)
+    except DicomselError as e:
+        raise e.with_path(name) from None
     return result
 
 
@@ -310,6 +398,16 @@ def _endpoint(res: dict[str, Any]) -> Endpoint | None:
     return Endpoint(kind=str(kind), address=str(address), location_uid=location)
 
 
+def _r5_type(dims: int, reg: dict[str, Any]) -> Any:
+    """The model region type of an R5 ``regionType`` (terminology table); ValueError if none."""
+    code = reg.get("regionType")
+    for row in terminology.region_types():
+        if row.dims == dims and row.r5 is not None and row.r5 == code:
+            return row.type
+    allowed = ", ".join(sorted(terminology.r5_codes(dims)))
+    raise ValueError(f"regionType {code!r} is not an R5 {dims}D region type (one of {allowed})")
+
+
 def _target_id(ref: dict[str, Any]) -> str:
     """The id a literal reference points at: ``Type/id`` or a Bundle's ``urn:uuid:id``."""
     literal = str(ref.get("reference") or "")
@@ -364,9 +462,7 @@ def from_imaging_selection(
         regions_2d = []
         for j, reg in enumerate(inst.get("imageRegion2D") or []):
             try:
-                regions_2d.append(
-                    Region2D(reg.get("regionType"), tuple(reg.get("coordinate") or ()))
-                )
+                regions_2d.append(Region2D(_r5_type(2, reg), tuple(reg.get("coordinate") or ())))
             except (ValueError, TypeError) as e:
                 raise p.error(f"{w}.imageRegion2D[{j}]", str(e)) from e
         regions_3d = []
@@ -376,7 +472,7 @@ def from_imaging_selection(
                 raise p.error(f"{w}.imageRegion3D[{j}]", "a 3D region needs frameOfReferenceUid")
             try:
                 regions_3d.append(
-                    Region3D(reg.get("regionType"), tuple(reg.get("coordinate") or ()), for_uid)
+                    Region3D(_r5_type(3, reg), tuple(reg.get("coordinate") or ()), for_uid)
                 )
             except (ValueError, TypeError) as e:
                 raise p.error(f"{w}.imageRegion3D[{j}]", str(e)) from e
