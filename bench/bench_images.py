@@ -24,13 +24,13 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from _common import REPO, child_env, timed
+
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "sample_dicom")]
 
 TARGET_RATIO = 0.7
@@ -59,23 +59,6 @@ def build(folder: Path, files: int, series: int) -> None:
         for i, ds in enumerate(ct_slices(n, name=f"bench-images-{s}", size=64)):
             ds.save_as(folder / f"s{s:03d}_{i:05d}.dcm", enforce_file_format=True)
         written += n
-
-
-def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    src = str(REPO / "src")
-    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
-
-
-def timed(cmd: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        sys.stderr.write(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr}")
-        raise SystemExit(1)
-    return elapsed
 
 
 def main(argv: list[str] | None = None) -> int:

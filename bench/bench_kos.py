@@ -21,40 +21,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from _common import BASELINE, REPO, child_env, importable, timed
+
 sys.path.insert(0, str(REPO / "sample_dicom"))
 
-from kosgen import Ref, make_kos, save, uid  # noqa: E402
+from kosgen import Ref, make_kos, save, uid
 
 TARGET_RATIO = 1.5
 ENHANCED_CT = "1.2.840.10008.5.1.4.1.1.2.1"  # multi-frame, so frame references are valid
 NS = "dicomsel-bench"
-
-BASELINE = """\
-import sys
-from pydicom import dcmread
-
-def walk(ds):
-    n = 0
-    for elem in ds:
-        elem.value
-        n += 1
-        if elem.VR == "SQ":
-            for item in elem.value:
-                n += walk(item)
-    return n
-
-walk(dcmread(sys.argv[1]))
-"""
 
 
 def build_kos(path: Path, refs: int, series: int, studies: int) -> None:
@@ -93,36 +75,6 @@ def build_kos(path: Path, refs: int, series: int, studies: int) -> None:
     save(ds, path)
 
 
-def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    src = str(REPO / "src")
-    old = env.get("PYTHONPATH")
-    env["PYTHONPATH"] = src if not old else src + os.pathsep + old
-    return env
-
-
-def dicomsel_available(env: dict[str, str]) -> bool:
-    probe = (
-        "import importlib.util, sys; "
-        "sys.exit(importlib.util.find_spec('dicomsel.__main__') is None)"
-    )
-    try:
-        proc = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True)
-    except OSError:
-        return False
-    return proc.returncode == 0
-
-
-def timed(cmd: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        sys.stderr.write(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr}")
-        raise SystemExit(1)
-    return elapsed
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="timed runs of each command")
@@ -145,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs must be at least 1")
 
     env = child_env()
-    if not args.only_baseline and not dicomsel_available(env):
+    if not args.only_baseline and not importable("dicomsel.__main__", env):
         sys.stderr.write(
             "error: `python -m dicomsel` is not importable "
             f"(tried {REPO / 'src'} and the installed packages with {sys.executable}); "

@@ -40,29 +40,14 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from _common import BASELINE, REPO, child_env, run
+
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "sample_dicom")]
 
 TARGET_FRAMES = 1.2
 TARGET_SEGMENTS = 0.1
 TARGET_RSS_MB = 150
 
-BASELINE = """\
-import sys
-from pydicom import dcmread
-
-def walk(ds):
-    n = 0
-    for elem in ds:
-        elem.value
-        n += 1
-        if elem.VR == "SQ":
-            for item in elem.value:
-                n += walk(item)
-    return n
-
-walk(dcmread(sys.argv[1]))
-"""
 
 # the same work as the commands above, timed inside the process after its imports
 INPROC = """\
@@ -100,24 +85,6 @@ else:
     serialise(convert([path], opts).all_resources())
 print(time.perf_counter() - start)
 """
-
-
-def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    src = str(REPO / "src")
-    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
-
-
-def run(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
-    """Wall time and stdout of a whole process."""
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if proc.returncode not in (0, 3):
-        sys.stderr.write(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr}")
-        raise SystemExit(1)
-    return elapsed, proc.stdout
 
 
 # Runs ``python -m dicomsel ...`` and reports the process's own peak RSS (VmHWM) at exit.
@@ -174,11 +141,11 @@ def bench_time(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> dict
         "segments_inproc": [py, "-c", INPROC, "segments", str(seg)],
     }
     for cmd in commands.values():  # warm-up
-        run(cmd, env)
+        run(cmd, env, ok=(0, 3))
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(args.runs):
         for name, cmd in commands.items():
-            wall, out = run(cmd, env)
+            wall, out = run(cmd, env, ok=(0, 3))
             times[name].append(float(out) if name.endswith("_inproc") else wall)
     med = {name: statistics.median(v) for name, v in times.items()}
     return {

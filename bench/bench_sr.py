@@ -25,37 +25,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from _common import BASELINE as PYDICOM
+from _common import REPO, child_env, importable, timed
+
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "sample_dicom")]
 
 TARGET_RATIO = 1.5  # dicomsel / pydicom, at most
 TARGET_SPEEDUP = 3.0  # highdicom / dicomsel, at least
 
-PYDICOM = """\
-import sys
-from pydicom import dcmread
-
-def walk(ds):
-    n = 0
-    for elem in ds:
-        elem.value
-        n += 1
-        if elem.VR == "SQ":
-            for item in elem.value:
-                n += walk(item)
-    return n
-
-walk(dcmread(sys.argv[1]))
-"""
 
 HIGHDICOM = """\
 import sys
@@ -73,33 +57,6 @@ def build_sr(path: Path, groups: int) -> None:
     from srfiles import bench_report, save
 
     save(bench_report(groups), path)
-
-
-def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    src = str(REPO / "src")
-    old = env.get("PYTHONPATH")
-    env["PYTHONPATH"] = src if not old else src + os.pathsep + old
-    return env
-
-
-def importable(module: str, env: dict[str, str]) -> bool:
-    probe = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
-    try:
-        proc = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True)
-    except OSError:
-        return False
-    return proc.returncode == 0
-
-
-def timed(cmd: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        sys.stderr.write(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr}")
-        raise SystemExit(1)
-    return elapsed
 
 
 def main(argv: list[str] | None = None) -> int:
