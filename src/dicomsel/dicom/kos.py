@@ -28,7 +28,7 @@ from dicomsel.dicom.common import (
 )
 from dicomsel.model import Code, Endpoint, Identifier, Instance, Selection
 
-__all__ = ["SOP_CLASS_UIDS", "read_kos"]
+__all__ = ["SOP_CLASS_UIDS", "read_kos", "retrieve_endpoints"]
 
 #: Key Object Selection Document Storage
 SOP_CLASS_UIDS = frozenset({"1.2.840.10008.5.1.4.1.1.88.59"})
@@ -103,7 +103,7 @@ def _evidence(
             s = series.get(key)
             if s is None:
                 s = series[key] = _Series(study_uid, series_uid)
-            for ep in _endpoints(series_item, ctx):
+            for ep in retrieve_endpoints(series_item, ctx):
                 if ep not in s.endpoints:
                     s.endpoints.append(ep)
             for sop in value(series_item, _REF_SOP_SEQ) or ():
@@ -115,7 +115,7 @@ def _evidence(
                 cls_uid = (
                     ctx.uid(cls, f"{attr} > {attr_name('ReferencedSOPClassUID')}") if cls else None
                 )
-                for ep in _endpoints(sop, ctx):
+                for ep in retrieve_endpoints(sop, ctx):
                     if ep not in s.endpoints:
                         s.endpoints.append(ep)
                 prior = where.get(uid)
@@ -131,7 +131,7 @@ def _evidence(
     return where, series, order
 
 
-def _endpoints(item: Dataset, ctx: ReadContext) -> list[Endpoint]:
+def retrieve_endpoints(item: Dataset, ctx: ReadContext) -> list[Endpoint]:
     """Retrieve AE Title (+ Retrieve Location UID) and Retrieve URL of an evidence item.
 
     An AE title and a location UID name one DIMSE location and make one

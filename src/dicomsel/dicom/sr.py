@@ -57,7 +57,7 @@ from dicomsel.dicom.common import (
     subject,
     value,
 )
-from dicomsel.dicom.kos import _endpoints as retrieve_endpoints
+from dicomsel.dicom.kos import retrieve_endpoints
 from dicomsel.errors import InvalidInputError
 from dicomsel.model import (
     Code,
