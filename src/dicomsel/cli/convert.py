@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from typing import Any
 
 __all__ = ["add_subparser", "write_atomic"]
@@ -109,17 +108,10 @@ def add_subparser(sub: Any) -> None:
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: never half-written."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".dicomsel-", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename."""
+    from dicomsel.io.files import replace_atomically
+
+    replace_atomically(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,6 @@ import argparse
 import logging
 import os
 import sys
-import tempfile
 from typing import Any
 
 from pydicom.dataset import Dataset
@@ -79,16 +78,9 @@ def add_subparser(sub: Any) -> None:
 
 def save_atomic(ds: Dataset, path: str) -> None:
     """Write ``ds`` as a DICOM file through a temporary file in the same folder and a rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".dicomsel-", suffix=".dcm", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            ds.save_as(f, enforce_file_format=True)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from dicomsel.io.files import replace_atomically
+
+    replace_atomically(path, lambda f: ds.save_as(f, enforce_file_format=True), suffix=".dcm")
 
 
 def _title(text: str) -> Any:
