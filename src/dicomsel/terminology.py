@@ -17,8 +17,11 @@ from typing import Any
 
 __all__ = [
     "DCM",
+    "RTSTRUCT_SOP_CLASSES",
+    "SEG_SOP_CLASSES",
     "SOP_CLASS_SYSTEM",
     "RegionType",
+    "is_sr_sop_class",
     "r5_codes",
     "region_type",
     "region_types",
@@ -33,6 +36,17 @@ __all__ = [
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
 #: The system of ``instance.sopClass`` codings: RFC 3986 URIs, ``urn:oid:<uid>``.
 SOP_CLASS_SYSTEM = "urn:ietf:rfc:3986"
+
+#: Segmentation Storage and Label Map Segmentation Storage: a subset means segment numbers.
+SEG_SOP_CLASSES = frozenset({"1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7"})
+#: RT Structure Set Storage: a subset means ROI numbers.
+RTSTRUCT_SOP_CLASSES = frozenset({"1.2.840.10008.5.1.4.1.1.481.3"})
+_SR_PREFIX = "1.2.840.10008.5.1.4.1.1.88."
+
+
+def is_sr_sop_class(uid: str | None) -> bool:
+    """Whether ``uid`` is a Structured Report storage class (a subset means observation UIDs)."""
+    return bool(uid) and str(uid).startswith(_SR_PREFIX)
 
 
 def _data(name: str) -> Any:

@@ -34,9 +34,6 @@ NAME = "r5"
 #: Namespace of the UUIDv5 resource ids: the same source UIDs always give the same ids.
 ID_NAMESPACE = uuid.UUID("5b0d0a44-6f1e-5c2a-9a53-6469636f6d73")
 
-_SEG_CLASSES = frozenset({"1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7"})
-_RTSTRUCT_CLASSES = frozenset({"1.2.840.10008.5.1.4.1.1.481.3"})
-_SR_PREFIX = "1.2.840.10008.5.1.4.1.1.88."
 
 STATUS_CODES = frozenset({"available", "entered-in-error", "unknown"})
 #: R5's required region type codes, from the terminology table (data/region_types.json)
@@ -149,11 +146,11 @@ def _subset(inst: Instance, where: str, warnings: list[str]) -> list[str]:
         chosen = present[0][0]
     else:
         cls = inst.sop_class_uid or ""
-        if cls in _SEG_CLASSES and inst.segments:
+        if cls in terminology.SEG_SOP_CLASSES and inst.segments:
             chosen = "segments"
-        elif cls in _RTSTRUCT_CLASSES and inst.rois:
+        elif cls in terminology.RTSTRUCT_SOP_CLASSES and inst.rois:
             chosen = "ROIs"
-        elif cls.startswith(_SR_PREFIX) and inst.observation_uids:
+        elif terminology.is_sr_sop_class(cls) and inst.observation_uids:
             chosen = "observation UIDs"
         else:
             chosen = present[0][0]

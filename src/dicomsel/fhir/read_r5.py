@@ -42,9 +42,6 @@ __all__ = [
     "read_fhir",
 ]
 
-_SEG_CLASSES = frozenset({"1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7"})
-_RTSTRUCT_CLASSES = frozenset({"1.2.840.10008.5.1.4.1.1.481.3"})
-_SR_PREFIX = "1.2.840.10008.5.1.4.1.1.88."
 _V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 _NS = uuid.UUID("5b0d0a44-6f1e-5c2a-9a53-6469636f6d73")
 
@@ -342,11 +339,11 @@ def _subset(
     items = [str(s) for s in inst.get("subset") or []]
     if not items:
         return {}
-    if cls in _SEG_CLASSES:
+    if cls in terminology.SEG_SOP_CLASSES:
         return {"segments": _ints(items, where, p)}
-    if cls in _RTSTRUCT_CLASSES:
+    if cls in terminology.RTSTRUCT_SOP_CLASSES:
         return {"rois": _ints(items, where, p)}
-    if cls and cls.startswith(_SR_PREFIX):
+    if terminology.is_sr_sop_class(cls):
         for i, u in enumerate(items):
             _uid(u, f"{where}[{i}]", p)
         return {"observation_uids": tuple(items)}

@@ -63,7 +63,6 @@ SCHEMA_FILE = "imagingselection-r5-snapshot1.schema.json"
 #: FHIR's ``oid`` type (R5 datatypes): ``urn:oid:`` and an OID
 OID_PATTERN = re.compile(r"urn:oid:[0-2](\.(0|[1-9][0-9]*))+")
 
-_SR_PREFIX = "1.2.840.10008.5.1.4.1.1.88."
 _LISTS = (("frameList", False), ("segmentList", True), ("roiList", False))
 
 Region = Region2D | Region3D
@@ -145,7 +144,7 @@ def anchor_on_read(sop_classes: Sequence[str | None], dims: int) -> int | None:
         return None
     if dims == 2:
         return 0
-    srs = [i for i, c in enumerate(sop_classes) if (c or "").startswith(_SR_PREFIX)]
+    srs = [i for i, c in enumerate(sop_classes) if terminology.is_sr_sop_class(c)]
     return srs[0] if len(srs) == 1 else None
 
 

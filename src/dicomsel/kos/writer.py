@@ -65,7 +65,6 @@ KOS_SOP_CLASS_UID = "1.2.840.10008.5.1.4.1.1.88.59"
 #: Namespace of the UUIDv5-derived UIDs of the documents written here.
 UID_NAMESPACE = uuid.UUID("6f1c7d1e-2a9b-5c55-8a0e-6b6f73646963")
 
-_SEG_CLASSES = frozenset({"1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7"})
 _WAVEFORM_PREFIX = "1.2.840.10008.5.1.4.1.1.9."
 _KEY_OBJECT_DESCRIPTION = ("113012", "DCM", "Key Object Description")
 _OBSERVER_TYPE = ("121005", "DCM", "Observer Type")
@@ -411,7 +410,7 @@ class _Writer:
             vt = value_type(cls)
             frames = set(inst.frames)
             segments = set(inst.segments)
-            if segments and cls not in _SEG_CLASSES:
+            if segments and cls not in terminology.SEG_SOP_CLASSES:
                 self.lossy(
                     f"{w}: segment numbers {sorted(segments)} of a {vt} reference to a "
                     f"non-segmentation ({cls}) have no place in a KOS: left out"
