@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -307,16 +306,15 @@ def test_hl7_examples_are_valid(validator: Validator, name: str) -> None:
     assert validator.errors(resource) == []
 
 
-def test_large_imaging_selection_is_fast(validator: Validator) -> None:
+def test_large_imaging_selection(validator: Validator) -> None:
     resource = imaging_selection()
     template = resource["instance"][0]
     resource["instance"] = [
         dict(template, uid=f"1.2.826.0.1.3680043.8.498.{i}") for i in range(500)
     ]
-    validator.errors(resource)  # warm-up
-    start = time.perf_counter()
     assert validator.errors(resource) == []
-    assert time.perf_counter() - start < 2.0  # about 0.05 s on a 2-core machine
+    resource["instance"][499] = dict(template, uid="1.2 3")  # the last of 500 is checked too
+    assert any("instance[499].uid" in e for e in validator.errors(resource))
 
 
 def test_missing_cache_skips_outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:
