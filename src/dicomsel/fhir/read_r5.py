@@ -14,7 +14,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -422,6 +422,75 @@ def _source_uid(res: dict[str, Any]) -> str:
     return f"2.25.{uuid.uuid5(_NS, 'resource|' + str(res.get('id', ''))).int}"
 
 
+def _begin(res: dict[str, Any], warn: list[str]) -> tuple[str, _Path, Code]:
+    """The resource id, the path builder for errors, and the code (1..1) of an ImagingSelection."""
+    rid = str(res.get("id", "?"))
+    p = _Path(f"ImagingSelection/{rid}")
+    if res.get("resourceType") != "ImagingSelection":
+        raise p.error("resourceType", f"{res.get('resourceType')!r} is not ImagingSelection")
+    code = _code(res.get("code"), "code", p)
+    if code is None:
+        raise p.error("code", "missing (1..1)")
+    if len((res.get("code") or {}).get("coding") or []) > 1:
+        warn.append(f"{p.root}.code: only the first coding is kept")
+    return rid, p, code
+
+
+UidReader = Callable[[Any, str, _Path], str]
+
+
+def _shared_fields(
+    res: dict[str, Any],
+    rid: str,
+    p: _Path,
+    uid: UidReader,
+    endpoints: dict[str, dict[str, Any]] | None,
+    warn: list[str],
+) -> dict[str, Any]:
+    """The Selection fields both flavours spell alike; ``uid`` reads their UIDs (bare or oid)."""
+
+    def optional_uid(name: str) -> str | None:
+        return uid(res[name], name, p) if res.get(name) else None
+
+    eps = []
+    for i, ref in enumerate(res.get("endpoint") or []):
+        target = (endpoints or {}).get(_target_id(ref))
+        ep = _endpoint(target) if target else None
+        if ep is None:
+            literal = str(ref.get("reference") or "")
+            warn.append(
+                f"{p.root}.endpoint[{i}]: {literal!r} does not resolve to an Endpoint "
+                "in the input; left out"
+            )
+        else:
+            eps.append(ep)
+    performers = []
+    for i, perf in enumerate(res.get("performer") or []):
+        if not perf.get("actor"):
+            continue
+        actor = _reference(perf["actor"], "Practitioner", f"performer[{i}].actor", p)
+        performers.append(Performer(actor, _code(perf.get("function"), "performer.function", p)))
+    return {
+        "key": f"fhir|{rid}",
+        "source_uid": _source_uid(res),
+        "study_instance_uid": optional_uid("studyUid"),
+        "series_instance_uid": optional_uid("seriesUid"),
+        "frame_of_reference_uid": optional_uid("frameOfReferenceUid"),
+        "identifiers": tuple(i for i in (_identifier(d) for d in res.get("identifier") or []) if i),
+        "based_on": tuple(
+            _reference(r, "ServiceRequest", f"basedOn[{i}]", p)
+            for i, r in enumerate(res.get("basedOn") or [])
+        ),
+        "subject": (
+            _reference(res["subject"], "Patient", "subject", p) if res.get("subject") else None
+        ),
+        "issued": res.get("issued"),
+        "performers": tuple(performers),
+        "endpoints": tuple(eps),
+        "description": _description(res.get("text")),
+    }
+
+
 def from_imaging_selection(
     res: dict[str, Any],
     *,
@@ -440,15 +509,7 @@ def from_imaging_selection(
         Receives what was read tolerantly or left out.
     """
     warn = warnings if warnings is not None else []
-    rid = str(res.get("id", "?"))
-    p = _Path(f"ImagingSelection/{rid}")
-    if res.get("resourceType") != "ImagingSelection":
-        raise p.error("resourceType", f"{res.get('resourceType')!r} is not ImagingSelection")
-    code = _code(res.get("code"), "code", p)
-    if code is None:
-        raise p.error("code", "missing (1..1)")
-    if len((res.get("code") or {}).get("coding") or []) > 1:
-        warn.append(f"{p.root}.code: only the first coding is kept")
+    rid, p, code = _begin(res, warn)
     status = res.get("status") or "available"
     instances = []
     for i, inst in enumerate(res.get("instance") or []):
@@ -487,48 +548,11 @@ def from_imaging_selection(
             )
         except InvalidInputError as e:
             raise p.error(f"{w}.subset" if "Number" in (e.attribute or "") else w, e.reason) from e
-    eps = []
-    for i, ref in enumerate(res.get("endpoint") or []):
-        literal = str(ref.get("reference") or "")
-        target = (endpoints or {}).get(_target_id(ref))
-        ep = _endpoint(target) if target else None
-        if ep is None:
-            warn.append(
-                f"{p.root}.endpoint[{i}]: {literal!r} does not resolve to an Endpoint "
-                "in the input; left out"
-            )
-        else:
-            eps.append(ep)
-    performers = []
-    for i, perf in enumerate(res.get("performer") or []):
-        if not perf.get("actor"):
-            continue
-        actor = _reference(perf["actor"], "Practitioner", f"performer[{i}].actor", p)
-        performers.append(Performer(actor, _code(perf.get("function"), "performer.function", p)))
     body = (res.get("bodySite") or {}).get("concept")
     return Selection(
-        key=f"fhir|{rid}",
-        source_uid=_source_uid(res),
         code=code,
-        study_instance_uid=_uid(res["studyUid"], "studyUid", p) if res.get("studyUid") else None,
-        series_instance_uid=(
-            _uid(res["seriesUid"], "seriesUid", p) if res.get("seriesUid") else None
-        ),
         series_number=res.get("seriesNumber"),
-        frame_of_reference_uid=(
-            _uid(res["frameOfReferenceUid"], "frameOfReferenceUid", p)
-            if res.get("frameOfReferenceUid")
-            else None
-        ),
         instances=tuple(instances),
-        identifiers=tuple(i for i in (_identifier(d) for d in res.get("identifier") or []) if i),
-        based_on=tuple(
-            _reference(r, "ServiceRequest", f"basedOn[{i}]", p)
-            for i, r in enumerate(res.get("basedOn") or [])
-        ),
-        subject=_reference(res["subject"], "Patient", "subject", p) if res.get("subject") else None,
-        issued=res.get("issued"),
-        performers=tuple(performers),
         status=str(status),
         categories=tuple(
             c
@@ -537,8 +561,7 @@ def from_imaging_selection(
             )
             if c
         ),
-        endpoints=tuple(eps),
         body_site=_code(body, "bodySite.concept", p) if body else None,
         focus=tuple(f"fhir|{_target_id(f)}" for f in res.get("focus") or []),
-        description=_description(res.get("text")),
+        **_shared_fields(res, rid, p, _uid, endpoints, warn),
     )

@@ -23,21 +23,15 @@ from typing import Any
 from dicomsel import terminology
 from dicomsel.errors import InvalidInputError
 from dicomsel.fhir.read_r5 import (
-    _code,
+    _begin,
     _coding,
-    _description,
-    _endpoint,
-    _identifier,
     _Path,
-    _reference,
+    _shared_fields,
     _sop_class,
-    _source_uid,
-    _target_id,
 )
 from dicomsel.fhir.snapshot1 import OID_PATTERN, anchor_on_read, region_problem
 from dicomsel.model import (
     Instance,
-    Performer,
     Region2D,
     Region3D,
     RegionType2D,
@@ -158,18 +152,10 @@ def from_imaging_selection(
         Receives what was read tolerantly or left out.
     """
     warn = warnings if warnings is not None else []
-    rid = str(res.get("id", "?"))
-    p = _Path(f"ImagingSelection/{rid}")
-    if res.get("resourceType") != "ImagingSelection":
-        raise p.error("resourceType", f"{res.get('resourceType')!r} is not ImagingSelection")
+    rid, p, code = _begin(res, warn)
     for name in R5_ONLY:
         if name in res:
             warn.append(f"{p.root}.{name}: not a Snapshot #1 element (R5 only): left out")
-    code = _code(res.get("code"), "code", p)
-    if code is None:
-        raise p.error("code", "missing (1..1)")
-    if len((res.get("code") or {}).get("coding") or []) > 1:
-        warn.append(f"{p.root}.code: only the first coding is kept")
     raw_instances = res.get("instance") or []
     if not isinstance(raw_instances, list):
         raise p.error("instance", "is not a list (0..*)")
@@ -232,53 +218,15 @@ def from_imaging_selection(
                 instances[anchor] = dataclasses.replace(inst, regions_3d=(region,))
             else:
                 instances[anchor] = dataclasses.replace(inst, regions_2d=(region,))
-    eps = []
-    for i, ref in enumerate(res.get("endpoint") or []):
-        literal = str(ref.get("reference") or "")
-        target = (endpoints or {}).get(_target_id(ref))
-        ep = _endpoint(target) if target else None
-        if ep is None:
-            warn.append(
-                f"{p.root}.endpoint[{i}]: {literal!r} does not resolve to an Endpoint "
-                "in the input; left out"
-            )
-        else:
-            eps.append(ep)
-    performers = []
-    for i, perf in enumerate(res.get("performer") or []):
-        if not perf.get("actor"):
-            continue
-        actor = _reference(perf["actor"], "Practitioner", f"performer[{i}].actor", p)
-        performers.append(Performer(actor, _code(perf.get("function"), "performer.function", p)))
     body = res.get("bodySite")
     if body is not None and not isinstance(body, dict):
         raise p.error("bodySite", "is not a Coding")
     if isinstance(body, dict) and "concept" in body:
         raise p.error("bodySite", "is an R5 CodeableReference; Snapshot #1 takes a Coding")
     return Selection(
-        key=f"fhir|{rid}",
-        source_uid=_source_uid(res),
         code=code,
-        study_instance_uid=_oid(res["studyUid"], "studyUid", p) if res.get("studyUid") else None,
-        series_instance_uid=(
-            _oid(res["seriesUid"], "seriesUid", p) if res.get("seriesUid") else None
-        ),
-        frame_of_reference_uid=(
-            _oid(res["frameOfReferenceUid"], "frameOfReferenceUid", p)
-            if res.get("frameOfReferenceUid")
-            else None
-        ),
         instances=tuple(instances),
-        identifiers=tuple(i for i in (_identifier(d) for d in res.get("identifier") or []) if i),
-        based_on=tuple(
-            _reference(r, "ServiceRequest", f"basedOn[{i}]", p)
-            for i, r in enumerate(res.get("basedOn") or [])
-        ),
-        subject=_reference(res["subject"], "Patient", "subject", p) if res.get("subject") else None,
-        issued=res.get("issued"),
-        performers=tuple(performers),
-        endpoints=tuple(eps),
         body_site=_coding(body, "bodySite", p) if body else None,
         regions_3d=regions_3d,
-        description=_description(res.get("text")),
+        **_shared_fields(res, rid, p, _oid, endpoints, warn),
     )
