@@ -174,16 +174,25 @@ def _rois(ds: Dataset, ctx: ReadContext) -> dict[int, _Roi]:
     return dict(sorted(out.items()))
 
 
+def _roi_of(
+    item: Dataset, where: str, rois: dict[int, _Roi], ctx: ReadContext, dropped: str
+) -> _Roi | None:
+    """The ROI an item's Referenced ROI Number names; None (and a warning) if it names none."""
+    what = f"{where} > {attr_name('ReferencedROINumber')}"
+    raw = value(item, _REF_ROI_NUMBER)
+    if raw is None or raw == "":
+        ctx.warn(f"{what} is missing (Type 1): {dropped}")
+        return None
+    roi = rois.get(_int(raw, what, ctx))
+    if roi is None:
+        ctx.warn(f"{what} {raw} is not in {_A_ROIS}: {dropped}")
+    return roi
+
+
 def _contours(ds: Dataset, rois: dict[int, _Roi], ctx: ReadContext) -> None:
     for i, item in enumerate(value(ds, _ROI_CONTOUR) or (), 1):
-        what = f"{_A_CONTOURS} item {i} > {attr_name('ReferencedROINumber')}"
-        raw = value(item, _REF_ROI_NUMBER)
-        if raw is None or raw == "":
-            ctx.warn(f"{what} is missing (Type 1): its contours are left out")
-            continue
-        roi = rois.get(_int(raw, what, ctx))
+        roi = _roi_of(item, f"{_A_CONTOURS} item {i}", rois, ctx, "its contours are left out")
         if roi is None:
-            ctx.warn(f"{what} {raw} is not in {_A_ROIS}: its contours are left out")
             continue
         roi.has_contour_item = True
         for contour in value(item, _CONTOUR) or ():
@@ -222,14 +231,8 @@ def _contours(ds: Dataset, rois: dict[int, _Roi], ctx: ReadContext) -> None:
 
 def _observations(ds: Dataset, rois: dict[int, _Roi], ctx: ReadContext) -> None:
     for i, item in enumerate(value(ds, _RT_ROI_OBSERVATIONS) or (), 1):
-        what = f"{_A_OBSERVATIONS} item {i} > {attr_name('ReferencedROINumber')}"
-        raw = value(item, _REF_ROI_NUMBER)
-        if raw is None or raw == "":
-            ctx.warn(f"{what} is missing (Type 1): observation left out")
-            continue
-        roi = rois.get(_int(raw, what, ctx))
+        roi = _roi_of(item, f"{_A_OBSERVATIONS} item {i}", rois, ctx, "observation left out")
         if roi is None:
-            ctx.warn(f"{what} {raw} is not in {_A_ROIS}: observation left out")
             continue
         if roi.observation is not None:
             ctx.warn(
