@@ -181,12 +181,12 @@ def test_traceback_only_with_verbose(
 ) -> None:
     import importlib
 
-    module = importlib.import_module("dicomsel.convert")
+    module = importlib.import_module("dicomsel.pipeline")
 
     def boom(*a: object, **k: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(module, "convert", boom)
+    monkeypatch.setattr(module, "run", boom)
     kos = write(basic_kos(), tmp_path, "k.dcm")
     code, _, err = run_cli("convert", kos)
     assert code == 1 and "internal error: RuntimeError: boom" in err and "Traceback" not in err

@@ -12,7 +12,6 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from dicomsel import dicom
-from dicomsel.convert import ConvertOptions, convert
 from dicomsel.dicom.common import ReadOptions
 from dicomsel.errors import InvalidInputError, UnsupportedObjectError, ValidationError
 from dicomsel.fhir import FLAVOURS, snapshot1
@@ -27,6 +26,7 @@ from dicomsel.model import (
     RegionType3D,
     Selection,
 )
+from dicomsel.pipeline import ConvertOptions, convert
 
 from conftest import GOLDEN, REALDATA, ROOT, SAMPLES, realdata
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from dicomsel.convert import Batch, ConvertOptions, Outcome, convert
 from dicomsel.dicom import read_dataset, read_file
 from dicomsel.dicom.common import ReadOptions, ReadResult
 from dicomsel.errors import (
@@ -23,6 +22,7 @@ from dicomsel.errors import (
     ValidationError,
 )
 from dicomsel.model import Instance, Region2D, Region3D, Selection
+from dicomsel.pipeline import Batch, ConvertOptions, Outcome, convert
 
 try:
     __version__ = version("dicomsel")

@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import os
-import sys
 from typing import Any
 
 __all__ = ["add_subparser", "write_atomic"]
@@ -51,8 +50,19 @@ def add_subparser(sub: Any) -> None:
     )
     p.add_argument(
         "--strict",
-        action="store_true",
-        help="fail an input on any warning (anything left out or changed)",
+        dest="validation",
+        action="store_const",
+        const="raise",
+        default="warn",
+        help="fail an input on any warning (anything left out or changed); "
+        "the same as --validation raise",
+    )
+    p.add_argument(
+        "--validation",
+        choices=("raise", "warn", "ignore"),
+        default="warn",
+        help="what a warning does to its input: raise fails it, warn (default) logs it, "
+        "ignore only records it in --report",
     )
     p.add_argument(
         "--timezone",
@@ -109,17 +119,18 @@ def add_subparser(sub: Any) -> None:
 
 def write_atomic(path: str, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename."""
-    from dicomsel.io.files import replace_atomically
+    from dicomsel.io.files import write_text
 
-    replace_atomically(path, lambda f: f.write(text.encode("utf-8")))
+    write_text(path, text)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``convert`` with parsed arguments."""
     from dicomsel.cli.main import ExitCode
-    from dicomsel.convert import ConvertOptions, convert
-    from dicomsel.dicom.common import ReadOptions
-    from dicomsel.fhir.output import serialise
+    from dicomsel.dicom import ReadOptions
+    from dicomsel.errors import Validation
+    from dicomsel.io.files import FileSink, FileSource
+    from dicomsel.pipeline import ConvertOptions, run
 
     if args.timezone is not None:
         import re
@@ -147,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         return ExitCode.USAGE
     options = ConvertOptions(
         fhir=args.fhir,
-        strict=args.strict,
+        validation=Validation(args.validation),
         read=ReadOptions(
             timezone=args.timezone,
             patient_id_system=args.patient_id_system,
@@ -158,29 +169,18 @@ def run(args: argparse.Namespace) -> int:
         jobs=args.jobs or os.cpu_count() or 1,
         observations=args.observations,
     )
-    batch = convert(args.inputs, options)
+    sink = FileSink(args.output, args.format, args.fhir, args.xml)
+    batch = run(FileSource(args.inputs), options, sink)
     converted = batch.count("converted")
     failed = batch.count("failed")
     if args.report:
         write_atomic(args.report, json.dumps(batch.report(), indent=2, ensure_ascii=False) + "\n")
-    if converted:
-        if args.xml:
-            from dicomsel.fhir.xml import serialise_xml
-
-            text = serialise_xml(batch.all_resources(), args.format, args.fhir)
-        else:
-            text = serialise(batch.all_resources(), args.format)
-        if args.output == "-":
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        else:
-            write_atomic(args.output, text)
     log.info(
         "%d converted, %d skipped, %d failed; %d resources",
         converted,
         batch.count("skipped"),
         failed,
-        len(batch.all_resources()),
+        batch.written,
     )
     if not converted:
         if not failed:

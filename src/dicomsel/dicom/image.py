@@ -2,7 +2,7 @@
 
 Every file gives one :class:`~dicomsel.model.Selection` keyed
 ``image|<study>|<series>|<code>``; a batch merges the selections of one
-series read from many files into one (:mod:`dicomsel.convert`). Their
+series read from many files into one (:mod:`dicomsel.pipeline`). Their
 ``source_uid`` is the Series Instance UID, so the resource id derives from
 the study, series and code, never from one file's SOP Instance UID.
 

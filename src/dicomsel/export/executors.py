@@ -1,0 +1,140 @@
+"""Executors: where the per-item work of a run happens, results back in submission order.
+
+The driver cuts its items into batches and hands an executor a function of one
+batch; the executor returns each batch's results in the order the batches were
+given, whatever order they finish in, so the output never depends on it. A
+distributed engine plugs in here by implementing :class:`Executor`.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+__all__ = ["Executor", "ProcessExecutor", "SerialExecutor", "local_executor"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+log = logging.getLogger("dicomsel")
+
+
+class Executor(Protocol):
+    """Runs a function over batches of work, yielding each batch's result in order."""
+
+    def map(
+        self, fn: Callable[[list[T]], list[R]], batches: Iterable[list[T]]
+    ) -> Iterator[list[R]]:
+        """``fn(batch)`` for every batch, results in the order of ``batches``.
+
+        ``fn`` and the batches may be sent to other processes: they must pickle.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SerialExecutor:
+    """Every batch in this process, one after the other."""
+
+    def map(
+        self, fn: Callable[[list[T]], list[R]], batches: Iterable[list[T]]
+    ) -> Iterator[list[R]]:
+        """``fn(batch)`` for each batch, as it is asked for."""
+        for batch in batches:
+            yield fn(batch)
+
+
+class _Capture(logging.Handler):
+    """A worker's log records, formatted enough to be pickled and replayed by the parent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        record.msg = record.getMessage()
+        record.args = None
+        if record.exc_info:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        self.records.append(record)
+
+
+_capture: _Capture | None = None
+
+
+def _worker_init(level: int) -> None:
+    global _capture
+    _capture = _Capture()
+    logger = logging.getLogger("dicomsel")
+    logger.handlers[:] = [_capture]
+    logger.propagate = False
+    logger.setLevel(level)
+
+
+def _captured(fn: Callable[[list[T]], list[R]], batch: list[T]) -> tuple[list[R], list[Any]]:
+    out = fn(batch)
+    records: list[Any] = []
+    if _capture is not None:
+        records, _capture.records = _capture.records, []
+    return out, records
+
+
+def _context() -> Any:
+    # fork starts workers fastest, with everything imported; it is safe here because
+    # the executor forks before it starts threads. macOS and Windows keep their default.
+    if sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessExecutor:
+    """Batches in ``jobs`` worker processes; their log records are replayed here, in order.
+
+    At most ``4 * jobs`` batches are in flight, so memory stays bounded however
+    many batches there are.
+    """
+
+    jobs: int
+
+    def map(
+        self, fn: Callable[[list[T]], list[R]], batches: Iterable[list[T]]
+    ) -> Iterator[list[R]]:
+        """``fn(batch)`` in the workers, results in the order of ``batches``."""
+        pool = ProcessPoolExecutor(
+            max_workers=self.jobs,
+            mp_context=_context(),
+            initializer=_worker_init,
+            initargs=(log.getEffectiveLevel(),),
+        )
+        window: deque[Future[tuple[list[R], list[Any]]]] = deque()
+        try:
+            for batch in batches:
+                window.append(pool.submit(_captured, fn, batch))
+                while len(window) >= 4 * self.jobs:
+                    yield self._replayed(window.popleft().result())
+            while window:
+                yield self._replayed(window.popleft().result())
+        finally:
+            pool.shutdown(wait=not window, cancel_futures=True)
+
+    @staticmethod
+    def _replayed(done: tuple[list[R], list[Any]]) -> list[R]:
+        out, records = done
+        for record in records:
+            log.handle(record)
+        return out
+
+
+def local_executor(jobs: int) -> Executor:
+    """This process for one job, else a pool of ``jobs`` worker processes."""
+    if jobs <= 1:
+        return SerialExecutor()
+    return ProcessExecutor(jobs)
