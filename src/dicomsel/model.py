@@ -8,6 +8,7 @@ without duplicates, region coordinates against their graphic type.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Iterable
@@ -18,19 +19,25 @@ from functools import lru_cache
 from dicomsel.errors import InvalidInputError, InvalidUIDError
 
 __all__ = [
+    "ActorKind",
     "Code",
     "Endpoint",
+    "EndpointKind",
     "Identifier",
+    "IdentifierKind",
     "Instance",
     "ObservationKind",
     "ObservationRecord",
     "Performer",
+    "PerformerFunction",
+    "Provenance",
     "Reference",
     "Region2D",
     "Region3D",
     "RegionType2D",
     "RegionType3D",
     "Selection",
+    "Status",
     "check_uid",
     "is_valid_uid",
 ]
@@ -120,64 +127,147 @@ class Code:
             raise InvalidInputError("a code needs a value or a text")
 
 
+class IdentifierKind(StrEnum):
+    """What a business identifier is, when the model knows (writers choose its encoding)."""
+
+    #: a DICOM UID (SOP Instance, Study Instance, Device UID, ...); ``value`` is the bare UID
+    DICOM_UID = "dicom-uid"
+    #: an Accession Number
+    ACCESSION = "accession"
+    #: a Placer Order Number / Imaging Service Request
+    PLACER = "placer"
+    #: a Filler Order Number / Imaging Service Request
+    FILLER = "filler"
+
+
 @dataclass(frozen=True, slots=True)
 class Identifier:
     """A business identifier: ``system`` (URI or None) and ``value``.
 
-    ``type_code`` is an HL7 v2-0203 identifier type (``ACSN``, ``PLAC``, ``FILL``)
-    when one applies; ``assigner`` the display of who assigned it.
+    ``kind`` says what the identifier is when that is known (a DICOM UID, an
+    accession number, ...); ``assigner`` is the display of who assigned it.
     """
 
     value: str
     system: str | None = None
-    type_code: str | None = None
+    kind: IdentifierKind | None = None
     assigner: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind is not None:
+            object.__setattr__(self, "kind", IdentifierKind(self.kind))
+            if self.kind is IdentifierKind.DICOM_UID:
+                check_uid(self.value)
 
     @classmethod
     def dicom_uid(cls, uid: str) -> Identifier:
-        """The FHIR identifier of a DICOM UID: ``urn:dicom:uid`` / ``urn:oid:<uid>``."""
-        return cls(system="urn:dicom:uid", value=f"urn:oid:{check_uid(uid)}")
+        """The identifier of a DICOM UID (checked against PS3.5)."""
+        return cls(value=check_uid(uid), kind=IdentifierKind.DICOM_UID)
+
+
+class ActorKind(StrEnum):
+    """What a :class:`Reference` points at, in neutral terms (writers map them to resource types)."""
+
+    PATIENT = "patient"
+    #: a person acting in a professional role (an observer, an RT ROI interpreter)
+    PERSON = "person"
+    PERSON_ROLE = "person-role"
+    RELATED_PERSON = "related-person"
+    DEVICE = "device"
+    ORGANIZATION = "organization"
+    CARE_TEAM = "care-team"
+    HEALTHCARE_SERVICE = "healthcare-service"
+    #: an order or request (the imaging service request an accession number names)
+    REQUEST = "request"
+    CARE_PLAN = "care-plan"
+    APPOINTMENT = "appointment"
+    APPOINTMENT_RESPONSE = "appointment-response"
+    TASK = "task"
+    #: an imaging study
+    STUDY = "study"
+    #: an imaging selection
+    SELECTION = "selection"
 
 
 @dataclass(frozen=True, slots=True)
 class Reference:
     """A reference to another resource by business identifier (not by id)."""
 
-    resource_type: str
+    kind: ActorKind
     identifier: Identifier | None = None
     display: str | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", ActorKind(self.kind))
         if self.identifier is None and not self.display:
             raise InvalidInputError("a reference needs an identifier or a display")
 
 
+class PerformerFunction(StrEnum):
+    """The part a performer played, where DICOM says it (observers are authors)."""
+
+    AUTHOR = "author"
+
+
 @dataclass(frozen=True, slots=True)
 class Performer:
-    """Who made the selection: a person (Practitioner) or a device (Device)."""
+    """Who made the selection: a person or a device; ``function`` a role or any code."""
 
     actor: Reference
-    function: Code | None = None
+    function: PerformerFunction | Code | None = None
+
+
+class EndpointKind(StrEnum):
+    """How selected instances can be retrieved."""
+
+    #: a DICOMweb (WADO-RS) base or Retrieve URL
+    DICOMWEB = "dicomweb"
+    #: a WADO-URI address
+    WADO_URI = "wado-uri"
+    #: a DIMSE peer (Retrieve AE Title) or a retrieve location UID
+    DIMSE = "dimse"
 
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """Where the selected instances can be retrieved from.
+    """Where the selected instances can be retrieved from (``address`` None for a DIMSE peer)."""
 
-    ``kind`` is ``"dicom-wado-rs"`` (a DICOMweb base or Retrieve URL),
-    ``"dicom-wado-uri"`` or ``"dicom-dimse"`` (an AE title, ``address`` None).
-    """
-
-    kind: str
+    kind: EndpointKind
     address: str | None = None
     ae_title: str | None = None
     location_uid: str | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", EndpointKind(self.kind))
         if not (self.address or self.ae_title or self.location_uid):
             raise InvalidInputError("an endpoint needs an address, an AE title or a location UID")
         if self.location_uid is not None:
             check_uid(self.location_uid, "RetrieveLocationUID (0040,E011)")
+
+
+class Provenance(StrEnum):
+    """The kind of DICOM object (or other source) a selection was read from."""
+
+    KOS = "kos"
+    SR = "sr"
+    SEG = "seg"
+    RTSTRUCT = "rtstruct"
+    #: one image file; the batch merges the selections of a series' images into one
+    IMAGE = "image"
+    FHIR = "fhir"
+
+
+class Status(StrEnum):
+    """The state of a selection."""
+
+    AVAILABLE = "available"
+    ENTERED_IN_ERROR = "entered-in-error"
+    UNKNOWN = "unknown"
+
+
+def _aware(value: dt.datetime | None, what: str) -> None:
+    if value is not None and (not isinstance(value, dt.datetime) or value.utcoffset() is None):
+        raise InvalidInputError(f"{value!r} is not a date and time with a UTC offset", attribute=what)
 
 
 class RegionType2D(StrEnum):
@@ -346,6 +436,10 @@ class Selection:
         top level; R5 needs an instance, so readers anchor them as DESIGN.md says).
     description : str or None
         Free text that has no element of its own (a KOS's Key Object Description).
+    issued : datetime.datetime or None
+        When the source was made (Content Date/Time), with its UTC offset.
+    provenance : Provenance or None
+        What kind of object the selection was read from.
     """
 
     key: str
@@ -359,26 +453,34 @@ class Selection:
     identifiers: tuple[Identifier, ...] = ()
     based_on: tuple[Reference, ...] = ()
     subject: Reference | None = None
-    issued: str | None = None
+    issued: dt.datetime | None = None
     performers: tuple[Performer, ...] = ()
-    status: str = "available"
+    status: Status = Status.AVAILABLE
     categories: tuple[Code, ...] = ()
     endpoints: tuple[Endpoint, ...] = ()
     body_site: Code | None = None
     focus: tuple[str, ...] = ()
     regions_3d: tuple[Region3D, ...] = ()
     description: str | None = None
+    provenance: Provenance | None = None
 
     def __post_init__(self) -> None:
         check_uid(self.source_uid, "SOPInstanceUID (0008,0018)")
+        if self.provenance is not None:
+            object.__setattr__(self, "provenance", Provenance(self.provenance))
         if self.study_instance_uid is not None:
             check_uid(self.study_instance_uid, "StudyInstanceUID (0020,000D)")
         if self.series_instance_uid is not None:
             check_uid(self.series_instance_uid, "SeriesInstanceUID (0020,000E)")
         if self.frame_of_reference_uid is not None:
             check_uid(self.frame_of_reference_uid, "FrameOfReferenceUID (0020,0052)")
-        if self.status not in _STATUSES:
-            raise InvalidInputError(f"status {self.status!r} is not one of {sorted(_STATUSES)}")
+        try:
+            object.__setattr__(self, "status", Status(self.status))
+        except ValueError:
+            raise InvalidInputError(
+                f"status {self.status!r} is not one of {sorted(Status)}"
+            ) from None
+        _aware(self.issued, "issued")
         uids = [i.uid for i in self.instances]
         if len(set(uids)) != len(uids):
             raise InvalidInputError(
@@ -395,9 +497,6 @@ class Selection:
             "regions_3d",
         ):
             object.__setattr__(self, name, tuple(getattr(self, name)))
-
-
-_STATUSES = frozenset({"available", "entered-in-error", "unknown"})
 
 
 # ---- structured report observations (measurement groups, measurements, evaluations)
@@ -450,9 +549,9 @@ class ObservationRecord:
         Template Identifier of the item's Content Template Sequence ("1410"...).
     completion_flag, verification_flag, preliminary_flag : str or None
         The document's Completion, Verification and Preliminary Flags.
-    observation_datetime : str or None
-        Observation DateTime (0040,A032) of the item or its nearest ancestor,
-        ISO 8601 with a UTC offset (left out when no zone is known).
+    observation_datetime : datetime.datetime or None
+        Observation DateTime (0040,A032) of the item or its nearest ancestor, with its
+        UTC offset (left out when no zone is known).
     device : Reference or None
         Algorithm Identification (TID 4019), else a device observer, else the equipment.
     derived_from : tuple of str
@@ -484,8 +583,8 @@ class ObservationRecord:
     preliminary_flag: str | None = None
     study_instance_uid: str | None = None
     subject: Reference | None = None
-    issued: str | None = None
-    observation_datetime: str | None = None
+    issued: dt.datetime | None = None
+    observation_datetime: dt.datetime | None = None
     performers: tuple[Performer, ...] = ()
     device: Reference | None = None
     based_on: tuple[Reference, ...] = ()
@@ -505,5 +604,7 @@ class ObservationRecord:
             raise InvalidInputError(
                 f"{self.numeric_value} is not a finite number", attribute="NumericValue (0040,A30A)"
             )
+        _aware(self.issued, "issued")
+        _aware(self.observation_datetime, "ObservationDateTime (0040,A032)")
         for name in ("performers", "based_on", "derived_from", "members"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
