@@ -16,8 +16,7 @@ log = logging.getLogger("dicomsel")
 
 def add_subparser(sub: Any) -> None:
     """Add ``convert`` to the subcommands."""
-    from dicomsel.fhir import FLAVOURS
-    from dicomsel.fhir.output import FORMATS
+    from dicomsel.fhir import FLAVOURS, FORMATS
 
     p = sub.add_parser(
         "convert",
@@ -119,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     from dicomsel.cli.main import ExitCode
     from dicomsel.convert import ConvertOptions, convert
     from dicomsel.dicom.common import ReadOptions
-    from dicomsel.fhir.output import serialise
+    from dicomsel.fhir import serialise
 
     if args.timezone is not None:
         import re

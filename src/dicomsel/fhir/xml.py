@@ -29,6 +29,8 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from dicomsel.errors import InvalidInputError
+from dicomsel.fhir.bundle import serialise
+from dicomsel.fhir.snapshot1.validate import schema as s1_schema
 
 __all__ = ["NS", "XHTML", "dumps", "loads", "serialise_xml"]
 
@@ -120,8 +122,6 @@ def _s1_def(schema: dict[str, Any], ref: str) -> dict[str, Any]:
 
 @cache
 def _s1_children(name: str) -> tuple[list[str], dict[str, _Child]]:
-    from dicomsel.fhir.snapshot1 import schema as s1_schema
-
     schema = s1_schema()
     node = schema if name == "ImagingSelection" else schema["$defs"][name]
     if "properties" not in node:  # Meta, Extension: R5's own definition
@@ -293,12 +293,10 @@ def dumps(resource: dict[str, Any], flavour: str = "r5") -> str:
 def serialise_xml(
     resources: Iterable[dict[str, Any]], fmt: str = "bundle", flavour: str = "r5"
 ) -> str:
-    """Resources as an XML Bundle, built as :func:`dicomsel.fhir.output.serialise` builds it.
+    """Resources as an XML Bundle, built as :func:`dicomsel.fhir.bundle.serialise` builds it.
 
     ``fmt`` is ``bundle`` or ``transaction``; NDJSON has no XML form.
     """
-    from dicomsel.fhir.output import serialise
-
     if fmt == "ndjson":
         raise ValueError("NDJSON has no XML form: use --format bundle or transaction")
     return dumps(json.loads(serialise(resources, fmt)), flavour)
