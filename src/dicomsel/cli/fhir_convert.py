@@ -121,8 +121,25 @@ def _target(value: Any, table: dict[str, list[str]]) -> list[str] | None:
 def convert_resources(name: str, text: str | None, to: str, source: str | None = None) -> Converted:
     """Convert the ImagingSelections of one FHIR input to flavour ``to``.
 
-    Raises :class:`~dicomsel.errors.DicomselError` for unreadable input or
-    output that fails the target's validation.
+    Parameters
+    ----------
+    name : str
+        The input file (named in errors).
+    text : str or None
+        Its content, when already read (stdin).
+    to : str
+        The flavour to write.
+    source : str, optional
+        The input's flavour; by default each resource's shape decides.
+
+    Returns
+    -------
+    Converted
+
+    Raises
+    ------
+    dicomsel.errors.DicomselError
+        For unreadable input or output that fails the target's validation.
     """
     from dicomsel import fhir
     from dicomsel.fhir import load_resources, read_fhir

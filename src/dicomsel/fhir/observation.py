@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from dicomsel import terminology
 from dicomsel.errors import ValidationError
 from dicomsel.fhir.base import Output
 from dicomsel.fhir.datatypes import (
@@ -54,7 +55,7 @@ STATUS_CODES = frozenset(
     }
 )
 
-_DCM = "http://dicom.nema.org/resources/ontology/DCM"
+_DCM = terminology.DCM
 _UCUM = "http://unitsofmeasure.org"
 _DATA_ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 #: The IG's identifier type code system (dicom-identifier-type#observation-uid).
@@ -154,6 +155,11 @@ def to_observation(
         Collects the resource and warnings.
     reference : callable
         ``(resource_type, id) -> str`` for references to other observations.
+
+    Returns
+    -------
+    dict
+        The resource.
     """
     rid = observation_id(rec.source_uid, rec.key)
     where = f"Observation/{rid} ({rec.kind} {rec.code.meaning or rec.code.value or rec.code.text})"
@@ -267,6 +273,10 @@ def write(records: Sequence[ObservationRecord], refs: Mapping[str, Sequence[str]
     records : sequence of ObservationRecord
     refs : mapping of str to sequence of str
         The flavour writer's ``Output.refs``: selection key -> literal references.
+
+    Returns
+    -------
+    Output
     """
     out = Output()
     known = {r.key for r in records}
@@ -282,6 +292,11 @@ def write(records: Sequence[ObservationRecord], refs: Mapping[str, Sequence[str]
 
 def validate(resource: dict[str, Any]) -> None:
     """Validate an R5 Observation: fhir.resources plus the required bindings it skips.
+
+    Parameters
+    ----------
+    resource : dict
+        An Observation (other resources are validated as R5).
 
     Raises
     ------
