@@ -164,6 +164,7 @@ def from_imaging_selection(
     if not isinstance(raw_instances, list):
         raise p.error("instance", "is not a list (0..*)")
     instances: list[Instance] = []
+    seen: set[str] = set()
     for i, inst in enumerate(raw_instances):
         w = f"instance[{i}]"
         if not isinstance(inst, dict):
@@ -191,8 +192,9 @@ def from_imaging_selection(
                 parts[field] = _numbers(inst[element], f"{w}.{element}", p, what=what, zero=zero)
         if len(set(parts["observation_uids"])) != len(parts["observation_uids"]):
             raise p.error(f"{w}.observationUid", "an observation UID is listed twice")
-        if uid in (x.uid for x in instances):
+        if uid in seen:
             raise p.error(f"{w}.uid", f"{uid} is listed twice")
+        seen.add(uid)
         instances.append(
             Instance(
                 uid=uid,
