@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``to-kos`` with parsed arguments."""
     from dicomsel.cli.main import ExitCode
     from dicomsel.errors import DicomselError
-    from dicomsel.fhir.read_r5 import read_fhir
+    from dicomsel.fhir import read_fhir
     from dicomsel.kos import Context, KosOptions, check_uid_root, parse_content_datetime, write_kos
 
     try:
