@@ -3,7 +3,7 @@
 TID 2010 references an instance with an IMAGE content item when its IOD is an
 image (has Pixel Data, Float Pixel Data or Double Float Pixel Data outside an
 Icon Image Sequence), with a WAVEFORM item for the waveform classes and with a
-COMPOSITE item otherwise (``dicomsel.kos.content.value_type``). This tool asks
+COMPOSITE item otherwise (``dicomsel.kos.values.value_type``). This tool asks
 highdicom's public ``ReferencedImageSequence``, which refuses a dataset whose
 IOD has no pixel data (ValueError) and one of a SOP class its IOD tables do not
 know (KeyError). A class those tables do not know (retired ones, mostly) is an
