@@ -25,9 +25,19 @@ from dataclasses import dataclass, field, replace
 from pydicom.dataset import Dataset
 
 from dicomsel.errors import InvalidInputError, MappingError
-from dicomsel.kos import content, sop
+from dicomsel.kos.content import add_content
 from dicomsel.kos.context import Context
 from dicomsel.kos.plan import Document, Report, plan
+from dicomsel.kos.sop import (
+    content_datetime,
+    equipment_module,
+    file_meta,
+    key_object_document_module,
+    patient_module,
+    series_module,
+    sop_common_module,
+    study_module,
+)
 from dicomsel.kos.uids import content_key, kos_uid
 from dicomsel.model import Code, Selection
 
@@ -129,9 +139,9 @@ def _build(doc: Document, context: Context, opts: KosOptions, report: Report) ->
     first_study = next(iter(doc.refs.values())).study
     study = context.study(first_study)
     ds = Dataset()
-    when = sop.content_datetime(doc.selections, where, opts.content_datetime, report)
-    sop.patient_module(ds, doc.patient, report)
-    accession = sop.study_module(ds, first_study, study, doc.selections, report)
+    when = content_datetime(doc.selections, where, opts.content_datetime, report)
+    patient_module(ds, doc.patient, report)
+    accession = study_module(ds, first_study, study, doc.selections, report)
 
     # new UIDs from everything the document is made of: the same input, the same UIDs
     refs = [
@@ -149,12 +159,10 @@ def _build(doc: Document, context: Context, opts: KosOptions, report: Report) ->
             (opts.series_number, opts.instance_number),
         )
     )
-    sop.series_module(ds, kos_uid(key, "series", opts.uid_root), opts.series_number)
-    sop.equipment_module(ds)
-    sop.key_object_document_module(
-        ds, doc, when, opts.instance_number, first_study, accession, report
-    )
-    content.add_content(ds, doc, report)
-    sop.sop_common_module(ds, kos_uid(key, "instance", opts.uid_root), when)
-    sop.file_meta(ds)
+    series_module(ds, kos_uid(key, "series", opts.uid_root), opts.series_number)
+    equipment_module(ds)
+    key_object_document_module(ds, doc, when, opts.instance_number, first_study, accession, report)
+    add_content(ds, doc, report)
+    sop_common_module(ds, kos_uid(key, "instance", opts.uid_root), when)
+    file_meta(ds)
     return ds
