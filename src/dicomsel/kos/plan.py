@@ -8,9 +8,10 @@ regions, ROI numbers, observation UIDs, category, focus, ...) goes to the
 :class:`Report` as a warning, an error under ``strict``.
 
 The model fields that issue 9 item 5 changes (``Selection.issued``,
-``Selection.key``'s provenance prefix, ``Reference.resource_type``) are read
-by one helper each, here: :func:`issued`, :func:`where`, :func:`actor_type`
-and :func:`observer_kind`.
+``Selection.key``'s provenance prefix, ``Reference.resource_type``,
+``Identifier.type_code``) are read by one helper each, here: :func:`issued`,
+:func:`where`, :func:`actor_type` (and :func:`observer_kind` on it) and
+:func:`request_kind`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dicomsel import terminology
 from dicomsel.errors import InvalidInputError, MappingError
 from dicomsel.kos.context import Context, PatientData
 from dicomsel.kos.values import Instant, parse_instant, value_type
-from dicomsel.model import Code, Instance, Reference, Selection
+from dicomsel.model import Code, Identifier, Instance, Reference, Selection
 
 __all__ = [
     "Document",
@@ -33,6 +34,7 @@ __all__ = [
     "issued",
     "observer_kind",
     "plan",
+    "request_kind",
     "selected_uids",
     "where",
 ]
@@ -186,6 +188,27 @@ def describe(ref: Reference) -> str:
     if ref.identifier is not None:
         return f"{actor_type(ref)} {ref.identifier.value!r}"
     return f"{actor_type(ref)} {ref.display!r}"
+
+
+_REQUEST_KINDS = frozenset({"ACSN", "PLAC", "FILL"})
+
+
+def request_kind(ident: Identifier | None) -> str | None:
+    """What request a ``basedOn`` identifier numbers, by its v2-0203 type code.
+
+    Parameters
+    ----------
+    ident : Identifier or None
+
+    Returns
+    -------
+    str or None
+        ``ACSN`` (accession number), ``PLAC`` (placer order number), ``FILL``
+        (filler order number), or None for any other identifier.
+    """
+    if ident is None or ident.type_code not in _REQUEST_KINDS:
+        return None
+    return ident.type_code
 
 
 def selected_uids(sel: Selection) -> set[str]:

@@ -19,7 +19,15 @@ from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from dicomsel.errors import InvalidInputError
 from dicomsel.kos.context import PatientData, StudyData
-from dicomsel.kos.plan import Document, Ref, Report, describe, issued, selected_uids
+from dicomsel.kos.plan import (
+    Document,
+    Ref,
+    Report,
+    describe,
+    issued,
+    request_kind,
+    selected_uids,
+)
 from dicomsel.kos.values import Instant, is_valid_value, parse_instant
 from dicomsel.model import Endpoint, Identifier, Selection
 
@@ -179,7 +187,7 @@ def study_module(
             for s in sels
             if s.study_instance_uid == study_uid
             for r in s.based_on
-            if r.identifier is not None and r.identifier.type_code == "ACSN"
+            if r.identifier is not None and request_kind(r.identifier) == "ACSN"
         }
         if len(acsn) == 1:
             ident = next(iter(acsn.values()))
@@ -334,43 +342,43 @@ def _requests(doc: Document, first_study: str, accession: str, report: Report) -
             studies = sorted({r.study for r in doc.refs.values() if r.uid in uids})
         for ref in sel.based_on:
             ident = ref.identifier
-            if ident is None or ident.type_code not in ("ACSN", "PLAC", "FILL"):
+            kind = request_kind(ident)
+            if ident is None or kind is None:
                 report.lossy(
                     f"{sel.key}: basedOn {describe(ref)} is neither an accession number "
                     "nor a placer / filler order number: left out"
                 )
                 continue
             for study in studies:
-                k = (study, ident.type_code or "", ident.value)
+                k = (study, kind, ident.value)
                 if k in seen:
                     continue
                 seen.add(k)
-                if ident.type_code == "ACSN" and study == first_study and ident.value == accession:
+                if kind == "ACSN" and study == first_study and ident.value == accession:
                     continue
-                item = _request(study, ident, sel.key, report)
+                item = _request(study, ident, kind, sel.key, report)
                 if item is not None:
                     items.append(item)
     return items
 
 
-def _request(study: str, ident: Identifier, where: str, report: Report) -> Dataset | None:
-    vr = "SH" if ident.type_code == "ACSN" else "LO"
+def _request(
+    study: str, ident: Identifier, kind: str, where: str, report: Report
+) -> Dataset | None:
+    vr = "SH" if kind == "ACSN" else "LO"
     if not is_valid_value(vr, ident.value):
-        report.lossy(
-            f"{where}: basedOn {ident.type_code} {ident.value!r} is not a valid {vr} "
-            "value: left out"
-        )
+        report.lossy(f"{where}: basedOn {kind} {ident.value!r} is not a valid {vr} value: left out")
         return None
     item = Dataset()
     item.StudyInstanceUID = study
     item.ReferencedStudySequence = DicomSequence()
-    item.AccessionNumber = ident.value if ident.type_code == "ACSN" else ""
-    if ident.type_code == "ACSN":
+    item.AccessionNumber = ident.value if kind == "ACSN" else ""
+    if kind == "ACSN":
         issuer = _accession_issuer(ident)
         if issuer is not None:
             item.IssuerOfAccessionNumberSequence = DicomSequence([issuer])
-    item.PlacerOrderNumberImagingServiceRequest = ident.value if ident.type_code == "PLAC" else ""
-    item.FillerOrderNumberImagingServiceRequest = ident.value if ident.type_code == "FILL" else ""
+    item.PlacerOrderNumberImagingServiceRequest = ident.value if kind == "PLAC" else ""
+    item.FillerOrderNumberImagingServiceRequest = ident.value if kind == "FILL" else ""
     item.RequestedProcedureID = ""
     item.RequestedProcedureDescription = ""
     item.RequestedProcedureCodeSequence = DicomSequence()
