@@ -80,7 +80,18 @@ class Report:
 
 @dataclass(slots=True)
 class Ref:
-    """One referenced instance, merged over the selections that name it."""
+    """One referenced instance, merged over the selections that name it.
+
+    Parameters
+    ----------
+    uid, sop_class_uid, study, series : str
+        SOP Instance UID, SOP Class UID, Study and Series Instance UID.
+    whole : bool
+        Whether some selection takes the whole instance (frames and segments
+        are then not written).
+    frames, segments : set of int
+        Referenced Frame / Segment Numbers, over all the selections.
+    """
 
     uid: str
     sop_class_uid: str
@@ -93,7 +104,18 @@ class Ref:
 
 @dataclass(slots=True)
 class Document:
-    """The selections that become one document, and the instances it references."""
+    """The selections that become one document, and the instances it references.
+
+    Parameters
+    ----------
+    patient : PatientData
+    title : Code
+        The CID 7010 document title.
+    selections : list of Selection
+        In input order.
+    refs : dict
+        SOP Instance UID -> :class:`Ref`, in the order first selected.
+    """
 
     patient: PatientData
     title: Code
