@@ -72,7 +72,7 @@ else:
     import logging
     from dicomsel.convert import ConvertOptions, convert
     from dicomsel.dicom.common import ReadOptions
-    from dicomsel.fhir.output import serialise
+    from dicomsel.fhir import serialise
     from dicomsel.fhir.r5 import validate_r5
 
     logging.getLogger("dicomsel").addHandler(logging.NullHandler())

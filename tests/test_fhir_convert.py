@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from dicomsel.fhir import r5, snapshot1
-from dicomsel.fhir.read_r5 import read_fhir
+from dicomsel.fhir import r5, read_fhir, snapshot1
 from dicomsel.model import Region2D, Region3D, Selection
 
 from conftest import GOLDEN
@@ -37,7 +36,7 @@ def _region_key(r: Region2D | Region3D) -> tuple[Any, ...]:
     coords = tuple(r.coordinates)
     kind = str(r.region_type)
     if isinstance(r, Region2D) and kind == "circle":
-        kind, coords = "ellipse", snapshot1._circle_as_ellipse(coords)
+        kind, coords = "ellipse", snapshot1.circle_as_ellipse(coords)
     if isinstance(r, Region2D) and kind == "interpolated":
         kind = "polyline"
     extra = r.frame_of_reference_uid if isinstance(r, Region3D) else None

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from dicomsel.errors import InvalidInputError
-from dicomsel.fhir import r5
-from dicomsel.fhir.read_r5 import load_resources, read_fhir
+from dicomsel.fhir import load_resources, r5, read_fhir
 
 from conftest import GOLDEN
 

@@ -18,7 +18,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 from dicomsel import read_file
 from dicomsel.errors import InvalidInputError, MappingError
-from dicomsel.fhir.read_r5 import read_fhir
+from dicomsel.fhir import read_fhir
 from dicomsel.kos import Context, KosOptions, kos_uid, value_type, write_kos
 from dicomsel.model import Code
 from dicomsel.terminology import DCM, key_object_title

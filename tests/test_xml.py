@@ -11,8 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from dicomsel.errors import InvalidInputError
-from dicomsel.fhir import r5, snapshot1, xml
-from dicomsel.fhir.read_r5 import read_fhir
+from dicomsel.fhir import r5, read_fhir, snapshot1, xml
 
 from conftest import GOLDEN
 from strategies import selections

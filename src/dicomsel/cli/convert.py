@@ -15,8 +15,7 @@ log = logging.getLogger("dicomsel")
 
 def add_subparser(sub: Any) -> None:
     """Add ``convert`` to the subcommands."""
-    from dicomsel.fhir import FLAVOURS
-    from dicomsel.fhir.output import FORMATS
+    from dicomsel.fhir import FLAVOURS, FORMATS
 
     p = sub.add_parser(
         "convert",

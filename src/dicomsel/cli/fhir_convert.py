@@ -25,7 +25,7 @@ log = logging.getLogger("dicomsel")
 
 def add_subparser(sub: Any) -> None:
     """Add ``fhir-convert`` to the subcommands."""
-    from dicomsel.fhir.output import FORMATS
+    from dicomsel.fhir import FORMATS
 
     p = sub.add_parser(
         "fhir-convert",
@@ -110,21 +110,40 @@ def _rewrite(value: Any, table: dict[str, list[str]], where: str, warnings: list
 def _target(value: Any, table: dict[str, list[str]]) -> list[str] | None:
     if not isinstance(value, dict) or not isinstance(value.get("reference"), str):
         return None
+    from dicomsel.fhir.ids import target_id
+
     literal = value["reference"]
-    tail = literal.rsplit("/", 1)[-1].removeprefix("urn:uuid:")
     if literal.startswith("urn:uuid:") or literal.startswith("ImagingSelection/"):
-        return table.get(tail)
+        return table.get(target_id(value))
     return None
 
 
 def convert_resources(name: str, text: str | None, to: str, source: str | None = None) -> Converted:
     """Convert the ImagingSelections of one FHIR input to flavour ``to``.
 
-    Raises :class:`~dicomsel.errors.DicomselError` for unreadable input or
-    output that fails the target's validation.
+    Parameters
+    ----------
+    name : str
+        The input file (named in errors).
+    text : str or None
+        Its content, when already read (stdin).
+    to : str
+        The flavour to write.
+    source : str, optional
+        The input's flavour; by default each resource's shape decides.
+
+    Returns
+    -------
+    Converted
+
+    Raises
+    ------
+    dicomsel.errors.DicomselError
+        For unreadable input or output that fails the target's validation.
     """
     from dicomsel import fhir
-    from dicomsel.fhir.read_r5 import _target_id, load_resources, read_fhir
+    from dicomsel.fhir import load_resources, read_fhir
+    from dicomsel.fhir.ids import target_id
 
     found = read_fhir(name, text=text, flavour=source)
     writer = fhir.flavour(to)
@@ -139,7 +158,7 @@ def convert_resources(name: str, text: str | None, to: str, source: str | None =
     used = set(out.shared)
     for res in load_resources(name, text=text):
         if res.get("resourceType") == "ImagingSelection":
-            used.update(_target_id(e) for e in res.get("endpoint") or [] if isinstance(e, dict))
+            used.update(target_id(e) for e in res.get("endpoint") or [] if isinstance(e, dict))
     for res in found.other + list(found.patients.values()):
         where = f"{res.get('resourceType')}/{res.get('id', '?')}"
         result.resources.append(_rewrite(res, table, where, result.warnings))
@@ -154,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     from dicomsel.cli.convert import write_atomic
     from dicomsel.cli.main import ExitCode
     from dicomsel.errors import DicomselError
-    from dicomsel.fhir.output import serialise
+    from dicomsel.fhir import serialise
 
     if args.xml and args.format == "ndjson":
         log.error("--xml: NDJSON has no XML form; use --format bundle or transaction")

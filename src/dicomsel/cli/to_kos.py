@@ -83,22 +83,6 @@ def save_atomic(ds: Dataset, path: str) -> None:
     replace_atomically(path, lambda f: ds.save_as(f, enforce_file_format=True), suffix=".dcm")
 
 
-def _title(text: str) -> Any:
-    """``--title``: a CID 7010 code value, or VALUE^DCM[^MEANING]."""
-    from dicomsel import terminology
-    from dicomsel.model import Code
-
-    parts = text.split("^")
-    scheme = parts[1] if len(parts) > 1 else "DCM"
-    title = terminology.key_object_title(Code(value=parts[0].strip(), scheme=scheme.strip()))
-    if title is None:
-        raise ValueError(
-            f"{text!r} is not a Key Object Selection Document Title (CID 7010), "
-            "e.g. 113000 (Of Interest) or 113004 (For Teaching)"
-        )
-    return title
-
-
 def _targets(output: str | None, datasets: list[Dataset]) -> list[str]:
     """Where each document goes (see ``--output``)."""
     names = [f"{ds.SOPInstanceUID}.dcm" for ds in datasets]
@@ -116,14 +100,15 @@ def _targets(output: str | None, datasets: list[Dataset]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``to-kos`` with parsed arguments."""
+    from dicomsel.cli.args import parse_content_datetime, parse_title, parse_uid_root
     from dicomsel.cli.main import ExitCode
     from dicomsel.errors import DicomselError
-    from dicomsel.fhir.read_r5 import read_fhir
-    from dicomsel.kos import Context, KosOptions, check_uid_root, parse_content_datetime, write_kos
+    from dicomsel.fhir import read_fhir
+    from dicomsel.kos import Context, KosOptions, write_kos
 
     try:
-        title = _title(args.title) if args.title is not None else None
-        uid_root = check_uid_root(args.uid_root) if args.uid_root is not None else None
+        title = parse_title(args.title) if args.title is not None else None
+        uid_root = parse_uid_root(args.uid_root) if args.uid_root is not None else None
         when = (
             parse_content_datetime(args.content_datetime)
             if args.content_datetime is not None

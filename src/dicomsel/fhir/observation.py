@@ -14,21 +14,22 @@ order; ids are UUIDv5 of the source UID and the record's key.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from dicomsel import terminology
 from dicomsel.errors import ValidationError
 from dicomsel.fhir.base import Output
-from dicomsel.fhir.r5 import (
-    ID_NAMESPACE,
-    IdFactory,
+from dicomsel.fhir.datatypes import (
     code_to_codeable_concept,
     coding,
-    relative_reference,
-    validate_r5,
+    instant,
+    json_number,
+    typed_uid_identifier,
 )
-from dicomsel.fhir.r5 import _reference as reference_json  # same shape as ImagingSelection's
+from dicomsel.fhir.datatypes import reference as reference_json
+from dicomsel.fhir.ids import IdFactory, observation_id, relative_reference
+from dicomsel.fhir.r5.validate import validate_r5
 from dicomsel.model import Code, ObservationKind, ObservationRecord
 
 __all__ = [
@@ -54,7 +55,7 @@ STATUS_CODES = frozenset(
     }
 )
 
-_DCM = "http://dicom.nema.org/resources/ontology/DCM"
+_DCM = terminology.DCM
 _UCUM = "http://unitsofmeasure.org"
 _DATA_ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 #: The IG's identifier type code system (dicom-identifier-type#observation-uid).
@@ -81,11 +82,6 @@ _ABSENT: dict[str, str] = {
 }
 
 
-def observation_id(source_uid: str, key: str) -> str:
-    """The resource id of the observation ``key`` read from the object ``source_uid``."""
-    return str(uuid.uuid5(ID_NAMESPACE, f"Observation|{source_uid}|{key}"))
-
-
 def observation_status(rec: ObservationRecord) -> str:
     """Observation.status from the document's flags.
 
@@ -105,21 +101,9 @@ def observation_status(rec: ObservationRecord) -> str:
     return "preliminary"
 
 
-def _uid_identifier(uid: str, type_system: str, type_code: str, display: str) -> dict[str, Any]:
-    return {
-        "type": {"coding": [{"system": type_system, "code": type_code, "display": display}]},
-        "system": "urn:dicom:uid",
-        "value": f"urn:oid:{uid}",
-    }
-
-
-def _number(x: float) -> float | int:
-    return int(x) if x.is_integer() and abs(x) < 2**53 else x
-
-
 def _quantity(rec: ObservationRecord, where: str, warnings: list[str]) -> dict[str, Any]:
     assert rec.numeric_value is not None
-    out: dict[str, Any] = {"value": _number(rec.numeric_value)}
+    out: dict[str, Any] = {"value": json_number(rec.numeric_value)}
     unit = rec.unit
     if unit is None:
         return out
@@ -171,6 +155,11 @@ def to_observation(
         Collects the resource and warnings.
     reference : callable
         ``(resource_type, id) -> str`` for references to other observations.
+
+    Returns
+    -------
+    dict
+        The resource.
     """
     rid = observation_id(rec.source_uid, rec.key)
     where = f"Observation/{rid} ({rec.kind} {rec.code.meaning or rec.code.value or rec.code.text})"
@@ -179,7 +168,7 @@ def to_observation(
     identifiers = []
     if rec.observation_uid:
         identifiers.append(
-            _uid_identifier(
+            typed_uid_identifier(
                 rec.observation_uid, _DICOM_ID_TYPE, "observation-uid", "Observation UID"
             )
         )
@@ -194,7 +183,7 @@ def to_observation(
         )
     if rec.tracking_uid:
         identifiers.append(
-            _uid_identifier(rec.tracking_uid, _DCM, "112040", "Tracking Unique Identifier")
+            typed_uid_identifier(rec.tracking_uid, _DCM, "112040", "Tracking Unique Identifier")
         )
     if identifiers:
         res["identifier"] = identifiers
@@ -204,7 +193,7 @@ def to_observation(
         res["partOf"] = [
             {
                 "type": "ImagingStudy",
-                "identifier": _uid_identifier(
+                "identifier": typed_uid_identifier(
                     rec.study_instance_uid, _DCM, "110180", "Study Instance UID"
                 ),
             }
@@ -228,7 +217,7 @@ def to_observation(
     if rec.observation_datetime:
         res["effectiveDateTime"] = rec.observation_datetime
     if rec.issued:
-        res["issued"] = rec.issued
+        res["issued"] = instant(rec.issued)
     if rec.performers:
         res["performer"] = [reference_json(p.actor) for p in rec.performers]
     if rec.kind == ObservationKind.MEASUREMENT:
@@ -284,6 +273,10 @@ def write(records: Sequence[ObservationRecord], refs: Mapping[str, Sequence[str]
     records : sequence of ObservationRecord
     refs : mapping of str to sequence of str
         The flavour writer's ``Output.refs``: selection key -> literal references.
+
+    Returns
+    -------
+    Output
     """
     out = Output()
     known = {r.key for r in records}
@@ -299,6 +292,11 @@ def write(records: Sequence[ObservationRecord], refs: Mapping[str, Sequence[str]
 
 def validate(resource: dict[str, Any]) -> None:
     """Validate an R5 Observation: fhir.resources plus the required bindings it skips.
+
+    Parameters
+    ----------
+    resource : dict
+        An Observation (other resources are validated as R5).
 
     Raises
     ------

@@ -29,12 +29,14 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from dicomsel.errors import InvalidInputError
+from dicomsel.fhir.bundle import serialise
+from dicomsel.fhir.snapshot1.validate import schema as s1_schema
+from dicomsel.fhir.snapshot1.write import NAME as SNAPSHOT1
 
 __all__ = ["NS", "XHTML", "dumps", "loads", "serialise_xml"]
 
 NS = "http://hl7.org/fhir"
 XHTML = "http://www.w3.org/1999/xhtml"
-SNAPSHOT1 = "r5-snapshot1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +122,6 @@ def _s1_def(schema: dict[str, Any], ref: str) -> dict[str, Any]:
 
 @cache
 def _s1_children(name: str) -> tuple[list[str], dict[str, _Child]]:
-    from dicomsel.fhir.snapshot1 import schema as s1_schema
-
     schema = s1_schema()
     node = schema if name == "ImagingSelection" else schema["$defs"][name]
     if "properties" not in node:  # Meta, Extension: R5's own definition
@@ -284,6 +284,16 @@ def dumps(resource: dict[str, Any], flavour: str = "r5") -> str:
     flavour : str
         ``r5`` or ``r5-snapshot1`` (whose ImagingSelections follow the
         project's schema; Bundles and Endpoints are R5 in both).
+
+    Returns
+    -------
+    str
+        The document, with a UTF-8 declaration.
+
+    Raises
+    ------
+    dicomsel.errors.InvalidInputError
+        For an element the flavour's definitions do not have.
     """
     w = _Writer(flavour)
     w.resource(resource, 0)
@@ -293,12 +303,25 @@ def dumps(resource: dict[str, Any], flavour: str = "r5") -> str:
 def serialise_xml(
     resources: Iterable[dict[str, Any]], fmt: str = "bundle", flavour: str = "r5"
 ) -> str:
-    """Resources as an XML Bundle, built as :func:`dicomsel.fhir.output.serialise` builds it.
+    """Resources as an XML Bundle, built as :func:`dicomsel.fhir.bundle.serialise` builds it.
 
-    ``fmt`` is ``bundle`` or ``transaction``; NDJSON has no XML form.
+    Parameters
+    ----------
+    resources : iterable of dict
+    fmt : str
+        ``bundle`` or ``transaction``; NDJSON has no XML form.
+    flavour : str
+        As for :func:`dumps`.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        For ``ndjson`` or an unknown format.
     """
-    from dicomsel.fhir.output import serialise
-
     if fmt == "ndjson":
         raise ValueError("NDJSON has no XML form: use --format bundle or transaction")
     return dumps(json.loads(serialise(resources, fmt)), flavour)
@@ -410,8 +433,20 @@ def _read_resource(elem: ET.Element, flavour: str, where: str) -> dict[str, Any]
 def loads(text: str | bytes, flavour: str = "r5") -> dict[str, Any]:
     """A FHIR XML document (a resource or a Bundle) as FHIR JSON of the flavour.
 
-    Raises :class:`~dicomsel.errors.InvalidInputError` naming the element
-    that is not well-formed or not defined.
+    Parameters
+    ----------
+    text : str or bytes
+    flavour : str
+        As for :func:`dumps`.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    dicomsel.errors.InvalidInputError
+        Naming the element that is not well-formed or not defined.
     """
     try:
         root = ET.fromstring(text)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from dicomsel.dicom import ReadOptions, ReadResult, read_file
+from dicomsel.fhir import serialise
+from dicomsel.fhir.xml import serialise_xml
 from dicomsel.io.base import Item
 
 __all__ = ["FileSink", "FileSource", "replace_atomically", "walk", "write_text"]
@@ -128,9 +130,6 @@ class FileSink:
         resources, self.resources = self.resources, []
         if not commit:
             return
-        from dicomsel.fhir.output import serialise
-        from dicomsel.fhir.xml import serialise_xml
-
         if self.xml:
             text = serialise_xml(resources, self.fmt, self.flavour)
         else:

@@ -19,14 +19,15 @@ attribute.
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeVar
 
 from pydicom.dataset import Dataset
 
 from dicomsel.errors import DicomselError, InvalidInputError, NotDicomError
+from dicomsel.fhir.patient import find_patient
+from dicomsel.io.files import walk
 from dicomsel.model import Reference, is_valid_uid
 
 __all__ = [
@@ -34,7 +35,6 @@ __all__ = [
     "InstanceData",
     "PatientData",
     "StudyData",
-    "patient_from_resource",
 ]
 
 
@@ -131,7 +131,11 @@ class Context:
             When a named file is not DICOM or cannot be read, or a path does not exist.
         """
         ctx = cls()
-        for path, named in _expand(paths):
+        for path, named in walk(paths):
+            if named is None:
+                if os.path.isdir(path):  # a folder without files: nothing to read
+                    continue
+                raise InvalidInputError("no such context file or folder", path=path)
             ctx.add_file(path, named=named)
         return ctx
 
@@ -248,40 +252,26 @@ class Context:
     def patient_resource(self, subject: Reference | None) -> PatientData | None:
         """The input's Patient resource that ``subject`` names, as patient data.
 
-        Matched by literal reference (``Patient/<id>`` or a Bundle's
-        ``urn:uuid:<id>``, which the R5 reader keeps as the display), else by
-        identifier (value, and system when both have one). With no subject,
-        the input's only Patient resource, if it has exactly one.
+        Matched as :func:`dicomsel.fhir.patient.find_patient` says: by
+        literal reference, else by identifier; with no subject, the input's
+        only Patient resource, if it has exactly one.
 
         Raises
         ------
         dicomsel.errors.InvalidInputError
             When the Patient resource cannot give a Patient ID.
         """
-        if subject is None:
-            if len(self.resources) == 1:
-                rid, res = next(iter(self.resources.items()))
-                return patient_from_resource(res, rid)
+        found = find_patient(self.resources, subject)
+        if found is None:
             return None
-        if subject.display:
-            rid = subject.display.rsplit("/", 1)[-1].removeprefix("urn:uuid:")
-            named = self.resources.get(rid)
-            if named is not None and (
-                subject.display.startswith("urn:uuid:") or "/" in subject.display
-            ):
-                return patient_from_resource(named, rid, subject)
-        ident = subject.identifier
-        if ident is None:
-            return None
-        for rid, res in self.resources.items():
-            for d in res.get("identifier") or ():
-                if not isinstance(d, dict) or str(d.get("value") or "") != ident.value:
-                    continue
-                system = d.get("system")
-                if system and ident.system and system != ident.system:
-                    continue
-                return patient_from_resource(res, rid, subject)
-        return None
+        return PatientData(
+            patient_id=found.patient_id,
+            source=f"{found.resource} in the input",
+            name=found.name,
+            birth_date=found.birth_date,
+            sex=found.sex,
+            issuer=found.issuer,
+        )
 
 
 _T = TypeVar("_T", PatientData, StudyData)
@@ -297,88 +287,3 @@ def _fill(known: _T | None, new: _T) -> _T:
         if not getattr(known, f.name) and getattr(new, f.name)
     }
     return replace(known, **changes) if changes else known
-
-
-def _expand(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[str, bool]]:
-    for item in paths:
-        p = os.fspath(item)
-        if os.path.isdir(p):
-            for root, dirs, files in os.walk(p):
-                dirs.sort()
-                for name in sorted(files):
-                    yield os.path.join(root, name), False
-        elif os.path.exists(p):
-            yield p, True
-        else:
-            raise InvalidInputError("no such context file or folder", path=p)
-
-
-# --- Patient resource -> patient data (FHIR JSON names stay in this one function) ----------
-
-_GENDER = {"male": "M", "female": "F", "other": "O", "unknown": ""}
-
-
-def _person_name(names: Any) -> str:
-    """A FHIR HumanName as DICOM PN: family^given^middle^prefix^suffix (official name first)."""
-    if not isinstance(names, list) or not names:
-        return ""
-    chosen = next(
-        (n for n in names if isinstance(n, dict) and n.get("use") == "official"),
-        names[0],
-    )
-    if not isinstance(chosen, dict):
-        return ""
-    family = str(chosen.get("family") or "")
-    given = [str(g) for g in chosen.get("given") or []]
-    prefix = " ".join(str(p) for p in chosen.get("prefix") or [])
-    suffix = " ".join(str(s) for s in chosen.get("suffix") or [])
-    if not (family or given or prefix or suffix):
-        return str(chosen.get("text") or "")
-    parts = [family, given[0] if given else "", " ".join(given[1:]), prefix, suffix]
-    return "^".join(parts).rstrip("^")
-
-
-def patient_from_resource(
-    res: dict[str, Any], rid: str, subject: Reference | None = None
-) -> PatientData:
-    """Patient data from a FHIR Patient resource (R4 and R5 agree on these elements).
-
-    Patient ID is the identifier the subject names (else the first one with a
-    value); an ``urn:oid:`` system becomes Issuer of Patient ID as the OID,
-    another system as it stands. A partial birth date (year or month only)
-    cannot be a DICOM DA and is left empty; gender ``unknown`` leaves Patient's
-    Sex empty (Type 2).
-
-    Raises
-    ------
-    dicomsel.errors.InvalidInputError
-        When the resource has no identifier with a value (no Patient ID).
-    """
-    where = f"Patient/{rid}"
-    idents = [d for d in res.get("identifier") or () if isinstance(d, dict) and d.get("value")]
-    chosen = None
-    if subject is not None and subject.identifier is not None:
-        chosen = next(
-            (d for d in idents if str(d["value"]) == subject.identifier.value),
-            None,
-        )
-    if chosen is None and idents:
-        chosen = idents[0]
-    if chosen is None:
-        raise InvalidInputError(
-            "has no identifier with a value, so no Patient ID for the KOS", attribute=where
-        )
-    system = str(chosen.get("system") or "")
-    issuer = system.removeprefix("urn:oid:")
-    if not issuer:
-        issuer = str((chosen.get("assigner") or {}).get("display") or "")
-    birth = str(res.get("birthDate") or "")
-    birth_da = birth.replace("-", "") if re.fullmatch(r"\d{4}-\d\d-\d\d", birth) else ""
-    return PatientData(
-        patient_id=str(chosen["value"]),
-        source=f"{where} in the input",
-        name=_person_name(res.get("name")),
-        birth_date=birth_da,
-        sex=_GENDER.get(str(res.get("gender") or ""), ""),
-        issuer=issuer,
-    )

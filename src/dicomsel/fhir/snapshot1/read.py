@@ -1,6 +1,6 @@
 """FHIR R5 Snapshot #1 ImagingSelection JSON -> the neutral model.
 
-The reverse of :mod:`dicomsel.fhir.snapshot1`; :func:`dicomsel.fhir.read_r5.read_fhir`
+The reverse of :mod:`dicomsel.fhir.snapshot1.write`; :func:`dicomsel.fhir.bundle.read_fhir`
 calls it for resources of this shape (a resource, a Bundle or NDJSON). Strict
 where the spec is: a UID that is not an ``oid``, a frame list that is not
 comma-separated non-duplicate numbers, coordinates that do not fit their
@@ -10,7 +10,7 @@ coordinateType or regionType, an unknown regionType: each an
 around list items, R5-only elements (reported and left out).
 
 The top-level ``imageRegion`` is put back on an instance as
-:func:`dicomsel.fhir.snapshot1.anchor_on_read` says (the writer splits
+:func:`dicomsel.fhir.snapshot1.rules.anchor_on_read` says (the writer splits
 selections so that this finds the instance each region came from).
 """
 
@@ -22,14 +22,9 @@ from typing import Any
 
 from dicomsel import terminology
 from dicomsel.errors import InvalidInputError
-from dicomsel.fhir.read_r5 import (
-    _begin,
-    _coding,
-    _Path,
-    _shared_fields,
-    _sop_class,
-)
-from dicomsel.fhir.snapshot1 import OID_PATTERN, anchor_on_read, region_problem
+from dicomsel.fhir.datatypes import ElementPath, read_coding, read_sop_class
+from dicomsel.fhir.imaging_selection import read_head, read_shared_fields
+from dicomsel.fhir.snapshot1.rules import OID_PATTERN, anchor_on_read, region_problem
 from dicomsel.model import (
     Instance,
     Region2D,
@@ -47,7 +42,7 @@ R5_ONLY = ("status", "category", "seriesNumber", "focus")
 R5_ONLY_INSTANCE = ("number", "subset", "imageRegion2D", "imageRegion3D")
 
 
-def _oid(value: Any, where: str, p: _Path) -> str:
+def _oid(value: Any, where: str, p: ElementPath) -> str:
     """The UID of an ``oid`` value; an error naming ``where`` otherwise."""
     if isinstance(value, str) and OID_PATTERN.fullmatch(value):
         uid = value[len("urn:oid:") :]
@@ -62,7 +57,7 @@ def _oid(value: Any, where: str, p: _Path) -> str:
     raise p.error(where, f"{value!r} is not an oid (urn:oid: followed by a DICOM UID)")
 
 
-def _numbers(value: Any, where: str, p: _Path, *, what: str, zero: bool) -> tuple[int, ...]:
+def _numbers(value: Any, where: str, p: ElementPath, *, what: str, zero: bool) -> tuple[int, ...]:
     """``"1,3,5"`` -> (1, 3, 5): one or more non-duplicate numbers (spec lines 70-73)."""
     if not isinstance(value, str) or not value.strip():
         raise p.error(where, f"{value!r} is not a comma-separated list of {what} numbers")
@@ -81,7 +76,7 @@ def _numbers(value: Any, where: str, p: _Path, *, what: str, zero: bool) -> tupl
 
 
 def _region(
-    res: dict[str, Any], p: _Path, warnings: list[str]
+    res: dict[str, Any], p: ElementPath, warnings: list[str]
 ) -> tuple[int, Region2D | Region3D] | None:
     reg = res.get("imageRegion")
     if reg is None:
@@ -150,9 +145,18 @@ def from_imaging_selection(
         Endpoint resources of the same input by id, to resolve ``endpoint`` references.
     warnings : list of str, optional
         Receives what was read tolerantly or left out.
+
+    Returns
+    -------
+    dicomsel.model.Selection
+
+    Raises
+    ------
+    dicomsel.errors.InvalidInputError
+        Naming the element's path.
     """
     warn = warnings if warnings is not None else []
-    rid, p, code = _begin(res, warn)
+    rid, p, code = read_head(res, warn)
     for name in R5_ONLY:
         if name in res:
             warn.append(f"{p.root}.{name}: not a Snapshot #1 element (R5 only): left out")
@@ -160,6 +164,7 @@ def from_imaging_selection(
     if not isinstance(raw_instances, list):
         raise p.error("instance", "is not a list (0..*)")
     instances: list[Instance] = []
+    seen: set[str] = set()
     for i, inst in enumerate(raw_instances):
         w = f"instance[{i}]"
         if not isinstance(inst, dict):
@@ -187,11 +192,14 @@ def from_imaging_selection(
                 parts[field] = _numbers(inst[element], f"{w}.{element}", p, what=what, zero=zero)
         if len(set(parts["observation_uids"])) != len(parts["observation_uids"]):
             raise p.error(f"{w}.observationUid", "an observation UID is listed twice")
-        if uid in (x.uid for x in instances):
+        if uid in seen:
             raise p.error(f"{w}.uid", f"{uid} is listed twice")
+        seen.add(uid)
         instances.append(
             Instance(
-                uid=uid, sop_class_uid=_sop_class(inst.get("sopClass"), f"{w}.sopClass", p), **parts
+                uid=uid,
+                sop_class_uid=read_sop_class(inst.get("sopClass"), f"{w}.sopClass", p),
+                **parts,
             )
         )
     regions_3d: tuple[Region3D, ...] = ()
@@ -226,7 +234,7 @@ def from_imaging_selection(
     return Selection(
         code=code,
         instances=tuple(instances),
-        body_site=_coding(body, "bodySite", p) if body else None,
+        body_site=read_coding(body, "bodySite", p) if body else None,
         regions_3d=regions_3d,
-        **_shared_fields(res, rid, p, _oid, endpoints, warn),
+        **read_shared_fields(res, rid, p, _oid, endpoints, warn),
     )

@@ -1,0 +1,551 @@
+"""FHIR datatypes <-> the neutral model, both ways, for every resource dicomsel writes or reads.
+
+Writing (model -> JSON-ready dicts in FHIR element order): :func:`coding`,
+:func:`code_to_codeable_concept`, :func:`identifier`, :func:`reference`,
+:func:`sop_class`, :func:`performer`, :func:`instant`, :func:`json_number`.
+Reading (JSON -> model, strict where the model is; errors name the element's
+path through :class:`ElementPath`): :func:`read_uid`, :func:`read_codeable_concept`,
+:func:`read_coding`, :func:`read_identifier`, :func:`read_reference`,
+:func:`read_sop_class`, :func:`read_performer`, :func:`read_instant`,
+:func:`read_dicom_uid`.
+
+Each model-to-FHIR construction the neutral model will stop carrying
+(identifier kinds, actor types, the issued instant, performer functions)
+happens here once, in the pair of functions named after it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dicomsel import terminology
+from dicomsel.errors import InvalidInputError
+from dicomsel.model import Code, Identifier, Performer, Reference, is_valid_uid
+
+__all__ = [
+    "DICOM_UID_SYSTEM",
+    "V2_0203",
+    "ElementPath",
+    "code_to_codeable_concept",
+    "coding",
+    "dicom_uid_identifier",
+    "identifier",
+    "instant",
+    "json_number",
+    "performer",
+    "read_codeable_concept",
+    "read_coding",
+    "read_dicom_uid",
+    "read_identifier",
+    "read_instant",
+    "read_performer",
+    "read_reference",
+    "read_sop_class",
+    "read_uid",
+    "reference",
+    "sop_class",
+    "study_reference",
+    "typed_uid_identifier",
+]
+
+#: HL7 v2 table 0203, identifier types (``ACSN``, ``PLAC``, ...).
+V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+#: The Identifier.system of a DICOM UID, whose value is ``urn:oid:<uid>``.
+DICOM_UID_SYSTEM = "urn:dicom:uid"
+
+
+class ElementPath:
+    """Builds ``ImagingSelection/<id>.instance[2].uid`` style element paths for errors.
+
+    Parameters
+    ----------
+    root : str
+        ``Type/id`` of the resource read.
+    """
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    def error(self, where: str, reason: str) -> InvalidInputError:
+        """The error for the element ``where`` (relative to the root; empty: the resource).
+
+        Parameters
+        ----------
+        where : str
+        reason : str
+
+        Returns
+        -------
+        dicomsel.errors.InvalidInputError
+            To be raised by the caller.
+        """
+        return InvalidInputError(reason, attribute=f"{self.root}.{where}" if where else self.root)
+
+
+# ---- model -> FHIR
+
+
+def json_number(x: float) -> float | int:
+    """A decimal as JSON: integral values as integers, others as the shortest float repr.
+
+    Parameters
+    ----------
+    x : float
+
+    Returns
+    -------
+    int or float
+    """
+    return int(x) if x.is_integer() and abs(x) < 2**53 else x
+
+
+def coding(code: Code, warnings: list[str] | None = None) -> dict[str, Any] | None:
+    """A FHIR Coding of a model code, or None when it has no value.
+
+    Parameters
+    ----------
+    code : dicomsel.model.Code
+    warnings : list of str, optional
+        Receives a warning when the coding scheme has no known FHIR system.
+
+    Returns
+    -------
+    dict or None
+    """
+    if not code.value:
+        return None
+    out: dict[str, Any] = {}
+    system = code.system or (terminology.system_for_scheme(code.scheme) if code.scheme else None)
+    if system is None and code.scheme and warnings is not None:
+        warnings.append(
+            f"coding scheme designator {code.scheme!r} has no known FHIR system: "
+            f"code {code.value!r} written without system"
+        )
+    if system:
+        out["system"] = system
+    if code.scheme_version:
+        out["version"] = code.scheme_version
+    out["code"] = code.value
+    if code.meaning:
+        out["display"] = code.meaning
+    return out
+
+
+def code_to_codeable_concept(code: Code, warnings: list[str] | None = None) -> dict[str, Any]:
+    """A FHIR CodeableConcept of a model code.
+
+    Parameters
+    ----------
+    code : dicomsel.model.Code
+    warnings : list of str, optional
+        As for :func:`coding`.
+
+    Returns
+    -------
+    dict
+    """
+    out: dict[str, Any] = {}
+    c = coding(code, warnings)
+    if c is not None:
+        out["coding"] = [c]
+    if code.text:
+        out["text"] = code.text
+    return out
+
+
+def identifier(ident: Identifier) -> dict[str, Any]:
+    """A FHIR Identifier of a model identifier.
+
+    Parameters
+    ----------
+    ident : dicomsel.model.Identifier
+
+    Returns
+    -------
+    dict
+    """
+    out: dict[str, Any] = {}
+    if ident.type_code:
+        out["type"] = {"coding": [{"system": V2_0203, "code": ident.type_code}]}
+    if ident.system:
+        out["system"] = ident.system
+    out["value"] = ident.value
+    if ident.assigner:
+        out["assigner"] = {"display": ident.assigner}
+    return out
+
+
+def dicom_uid_identifier(uid: str) -> dict[str, Any]:
+    """The FHIR Identifier of a DICOM UID (``urn:dicom:uid``, ``urn:oid:<uid>``).
+
+    Parameters
+    ----------
+    uid : str
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    dicomsel.errors.InvalidInputError
+        If ``uid`` is not a valid DICOM UID.
+    """
+    return identifier(Identifier.dicom_uid(uid))
+
+
+def typed_uid_identifier(
+    uid: str, type_system: str, type_code: str, display: str
+) -> dict[str, Any]:
+    """A DICOM UID Identifier with a type coding (the dicom-sr IG's observation identifiers).
+
+    Parameters
+    ----------
+    uid : str
+    type_system, type_code, display : str
+        The coding of ``Identifier.type``.
+
+    Returns
+    -------
+    dict
+    """
+    return {
+        "type": {"coding": [{"system": type_system, "code": type_code, "display": display}]},
+        "system": DICOM_UID_SYSTEM,
+        "value": f"urn:oid:{uid}",
+    }
+
+
+def reference(ref: Reference) -> dict[str, Any]:
+    """A FHIR Reference (logical: type, identifier, display) of a model reference.
+
+    Parameters
+    ----------
+    ref : dicomsel.model.Reference
+
+    Returns
+    -------
+    dict
+    """
+    out: dict[str, Any] = {"type": ref.resource_type}
+    if ref.identifier is not None:
+        out["identifier"] = identifier(ref.identifier)
+    if ref.display:
+        out["display"] = ref.display
+    return out
+
+
+def study_reference(study_instance_uid: str) -> dict[str, Any]:
+    """A Reference to the ImagingStudy of a Study Instance UID, by identifier.
+
+    Parameters
+    ----------
+    study_instance_uid : str
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    dicomsel.errors.InvalidInputError
+        If the UID is not a valid DICOM UID.
+    """
+    return reference(Reference("ImagingStudy", identifier=Identifier.dicom_uid(study_instance_uid)))
+
+
+def sop_class(uid: str) -> dict[str, Any]:
+    """``instance.sopClass``: a Coding ``urn:oid:<uid>`` in the DICOM UID registry system.
+
+    Parameters
+    ----------
+    uid : str
+        SOP Class UID.
+
+    Returns
+    -------
+    dict
+    """
+    out: dict[str, Any] = {"system": terminology.SOP_CLASS_SYSTEM, "code": f"urn:oid:{uid}"}
+    name = terminology.sop_class_name(uid)
+    if name:
+        out["display"] = name
+    return out
+
+
+def performer(p: Performer, warnings: list[str] | None = None) -> dict[str, Any]:
+    """An ImagingSelection.performer: its function (a CodeableConcept) and actor.
+
+    Parameters
+    ----------
+    p : dicomsel.model.Performer
+    warnings : list of str, optional
+        As for :func:`coding`.
+
+    Returns
+    -------
+    dict
+    """
+    out: dict[str, Any] = {}
+    if p.function is not None:
+        out["function"] = code_to_codeable_concept(p.function, warnings)
+    out["actor"] = reference(p.actor)
+    return out
+
+
+def instant(issued: str) -> str:
+    """The FHIR instant of a model ``issued`` value (written as it is today).
+
+    Parameters
+    ----------
+    issued : str
+
+    Returns
+    -------
+    str
+    """
+    return issued
+
+
+# ---- FHIR -> model
+
+
+def read_uid(value: Any, where: str, p: ElementPath) -> str:
+    """A bare DICOM UID (R5's ``id``-typed UIDs).
+
+    Parameters
+    ----------
+    value : Any
+        The JSON value.
+    where : str
+        Its element path, relative to ``p``.
+    p : ElementPath
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    dicomsel.errors.InvalidInputError
+        If ``value`` is not a valid DICOM UID.
+    """
+    if not isinstance(value, str) or not is_valid_uid(value):
+        why = "is not a valid DICOM UID"
+        if isinstance(value, str) and value.startswith("urn:oid:"):
+            why += " (R5 takes the bare UID here, without urn:oid:)"
+        raise p.error(where, f"{value!r} {why}")
+    return value
+
+
+def read_codeable_concept(cc: dict[str, Any] | None, where: str, p: ElementPath) -> Code | None:
+    """The first coding of a CodeableConcept (others are reported by the caller).
+
+    Parameters
+    ----------
+    cc : dict or None
+    where : str
+    p : ElementPath
+
+    Returns
+    -------
+    dicomsel.model.Code or None
+        None for an absent or empty concept.
+
+    Raises
+    ------
+    dicomsel.errors.InvalidInputError
+        If ``cc`` is not a CodeableConcept or its coding has no code.
+    """
+    if not cc:
+        return None
+    if not isinstance(cc, dict):
+        raise p.error(where, "is not a CodeableConcept")
+    codings = cc.get("coding") or []
+    text = cc.get("text")
+    if codings:
+        c = codings[0]
+        return read_coding(c, where + ".coding[0]", p, text=text)
+    if text:
+        return Code(value=None, text=str(text))
+    return None
+
+
+def read_coding(c: dict[str, Any], where: str, p: ElementPath, text: str | None = None) -> Code:
+    """A Coding as a model code.
+
+    Parameters
+    ----------
+    c : dict
+    where : str
+    p : ElementPath
+    text : str, optional
+        The enclosing CodeableConcept's text.
+
+    Returns
+    -------
+    dicomsel.model.Code
+
+    Raises
+    ------
+    dicomsel.errors.InvalidInputError
+        If ``c`` is not a Coding with a code (or a text).
+    """
+    if not isinstance(c, dict) or not (c.get("code") or text):
+        raise p.error(where, "a Coding needs a code")
+    system = c.get("system")
+    scheme = terminology.scheme_for_system(system) if system else None
+    return Code(
+        value=c.get("code"),
+        scheme=scheme,
+        meaning=c.get("display"),
+        system=None if scheme else system,
+        scheme_version=c.get("version"),
+        text=text,
+    )
+
+
+def read_identifier(d: dict[str, Any]) -> Identifier | None:
+    """An Identifier as a model identifier; None when it has no value.
+
+    Parameters
+    ----------
+    d : dict
+
+    Returns
+    -------
+    dicomsel.model.Identifier or None
+    """
+    if not isinstance(d, dict) or not d.get("value"):
+        return None
+    type_code = None
+    for c in (d.get("type") or {}).get("coding") or []:
+        if c.get("system") == V2_0203:
+            type_code = c.get("code")
+    assigner = (d.get("assigner") or {}).get("display")
+    return Identifier(
+        value=str(d["value"]), system=d.get("system"), type_code=type_code, assigner=assigner
+    )
+
+
+def read_dicom_uid(d: dict[str, Any]) -> str | None:
+    """The UID of a DICOM UID Identifier (``urn:dicom:uid``, ``urn:oid:<uid>``), else None.
+
+    Parameters
+    ----------
+    d : dict
+        A FHIR Identifier.
+
+    Returns
+    -------
+    str or None
+        The UID, not checked.
+    """
+    v = str(d.get("value") or "")
+    if d.get("system") == DICOM_UID_SYSTEM and v.startswith("urn:oid:"):
+        return v[len("urn:oid:") :]
+    return None
+
+
+def read_reference(d: dict[str, Any], default_type: str, where: str, p: ElementPath) -> Reference:
+    """A Reference as a model reference (by identifier, or display, or the literal reference).
+
+    Parameters
+    ----------
+    d : dict
+    default_type : str
+        The resource type when neither ``type`` nor the literal reference says it.
+    where : str
+    p : ElementPath
+
+    Returns
+    -------
+    dicomsel.model.Reference
+
+    Raises
+    ------
+    dicomsel.errors.InvalidInputError
+        If ``d`` is not a Reference, or has no identifier, display or literal reference.
+    """
+    if not isinstance(d, dict):
+        raise p.error(where, "is not a Reference")
+    rtype = d.get("type")
+    literal = d.get("reference")
+    if not rtype and isinstance(literal, str) and "/" in literal:
+        rtype = literal.split("/")[-2]
+    ident = read_identifier(d.get("identifier") or {})
+    display = d.get("display")
+    if ident is None and not display:
+        display = literal
+    if ident is None and not display:
+        raise p.error(where, "a reference with no identifier, display or literal reference")
+    return Reference(str(rtype or default_type), identifier=ident, display=display)
+
+
+def read_sop_class(c: dict[str, Any] | None, where: str, p: ElementPath) -> str | None:
+    """``urn:oid:<uid>`` (R5 / dicom-sr IG), or a bare UID code (older producers).
+
+    Parameters
+    ----------
+    c : dict or None
+        The ``sopClass`` Coding.
+    where : str
+    p : ElementPath
+
+    Returns
+    -------
+    str or None
+        The SOP Class UID; None when absent.
+
+    Raises
+    ------
+    dicomsel.errors.InvalidInputError
+        If the code is neither form.
+    """
+    if not c:
+        return None
+    code = str(c.get("code") or "")
+    uid = code[len("urn:oid:") :] if code.startswith("urn:oid:") else code
+    if not is_valid_uid(uid):
+        raise p.error(where, f"SOP class code {code!r} is neither urn:oid:<UID> nor a UID")
+    return uid
+
+
+def read_performer(perf: dict[str, Any], where: str, p: ElementPath) -> Performer | None:
+    """An ImagingSelection.performer as a model performer; None when it has no actor.
+
+    Parameters
+    ----------
+    perf : dict
+    where : str
+        Its path (``performer[i]``).
+    p : ElementPath
+
+    Returns
+    -------
+    dicomsel.model.Performer or None
+
+    Raises
+    ------
+    dicomsel.errors.InvalidInputError
+        If the actor or the function cannot be read.
+    """
+    if not perf.get("actor"):
+        return None
+    actor = read_reference(perf["actor"], "Practitioner", f"{where}.actor", p)
+    return Performer(actor, read_codeable_concept(perf.get("function"), "performer.function", p))
+
+
+def read_instant(value: Any) -> Any:
+    """The model ``issued`` value of a FHIR instant (kept as it is read today).
+
+    Parameters
+    ----------
+    value : Any
+        The JSON value, or None.
+
+    Returns
+    -------
+    Any
+    """
+    return value
