@@ -144,17 +144,18 @@ class IdentifierKind(StrEnum):
 class Identifier:
     """A business identifier: ``system`` (URI or None) and ``value``.
 
-    ``kind`` says what the identifier is when that is known (a DICOM UID, an
-    accession number, ...); ``assigner`` is the display of who assigned it.
+    ``kind`` says what the identifier is: a :class:`IdentifierKind` when dicomsel
+    knows it (a DICOM UID, an accession number, ...), any other type as a code;
+    ``assigner`` is the display of who assigned it.
     """
 
     value: str
     system: str | None = None
-    kind: IdentifierKind | None = None
+    kind: IdentifierKind | Code | None = None
     assigner: str | None = None
 
     def __post_init__(self) -> None:
-        if self.kind is not None:
+        if self.kind is not None and not isinstance(self.kind, Code):
             object.__setattr__(self, "kind", IdentifierKind(self.kind))
             if self.kind is IdentifierKind.DICOM_UID:
                 check_uid(self.value)
@@ -166,9 +167,15 @@ class Identifier:
 
 
 class ActorKind(StrEnum):
-    """What a :class:`Reference` points at, in neutral terms (writers map them to resource types)."""
+    """What a :class:`Reference` points at, in neutral terms (writers name resource types)."""
 
     PATIENT = "patient"
+    GROUP = "group"
+    LOCATION = "location"
+    PROCEDURE = "procedure"
+    SPECIMEN = "specimen"
+    MEDICATION = "medication"
+    SUBSTANCE = "substance"
     #: a person acting in a professional role (an observer, an RT ROI interpreter)
     PERSON = "person"
     PERSON_ROLE = "person-role"
@@ -224,6 +231,8 @@ class EndpointKind(StrEnum):
     DICOMWEB = "dicomweb"
     #: a WADO-URI address
     WADO_URI = "wado-uri"
+    #: a DICOMweb QIDO-RS base URL
+    QIDO_RS = "qido-rs"
     #: a DIMSE peer (Retrieve AE Title) or a retrieve location UID
     DIMSE = "dimse"
 
@@ -267,7 +276,9 @@ class Status(StrEnum):
 
 def _aware(value: dt.datetime | None, what: str) -> None:
     if value is not None and (not isinstance(value, dt.datetime) or value.utcoffset() is None):
-        raise InvalidInputError(f"{value!r} is not a date and time with a UTC offset", attribute=what)
+        raise InvalidInputError(
+            f"{value!r} is not a date and time with a UTC offset", attribute=what
+        )
 
 
 class RegionType2D(StrEnum):

@@ -16,14 +16,27 @@ happens here once, in the pair of functions named after it.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from dicomsel import terminology
 from dicomsel.errors import InvalidInputError
-from dicomsel.model import Code, Identifier, Performer, Reference, is_valid_uid
+from dicomsel.model import (
+    ActorKind,
+    Code,
+    EndpointKind,
+    Identifier,
+    IdentifierKind,
+    Performer,
+    PerformerFunction,
+    Reference,
+    is_valid_uid,
+)
 
 __all__ = [
+    "CONNECTION_TYPES",
     "DICOM_UID_SYSTEM",
+    "RESOURCE_TYPES",
     "V2_0203",
     "ElementPath",
     "code_to_codeable_concept",
@@ -52,6 +65,59 @@ __all__ = [
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 #: The Identifier.system of a DICOM UID, whose value is ``urn:oid:<uid>``.
 DICOM_UID_SYSTEM = "urn:dicom:uid"
+
+#: The resource type a reference to each kind of actor names.
+RESOURCE_TYPES: dict[ActorKind, str] = {
+    ActorKind.PATIENT: "Patient",
+    ActorKind.GROUP: "Group",
+    ActorKind.LOCATION: "Location",
+    ActorKind.PROCEDURE: "Procedure",
+    ActorKind.SPECIMEN: "Specimen",
+    ActorKind.MEDICATION: "Medication",
+    ActorKind.SUBSTANCE: "Substance",
+    ActorKind.PERSON: "Practitioner",
+    ActorKind.PERSON_ROLE: "PractitionerRole",
+    ActorKind.RELATED_PERSON: "RelatedPerson",
+    ActorKind.DEVICE: "Device",
+    ActorKind.ORGANIZATION: "Organization",
+    ActorKind.CARE_TEAM: "CareTeam",
+    ActorKind.HEALTHCARE_SERVICE: "HealthcareService",
+    ActorKind.REQUEST: "ServiceRequest",
+    ActorKind.CARE_PLAN: "CarePlan",
+    ActorKind.APPOINTMENT: "Appointment",
+    ActorKind.APPOINTMENT_RESPONSE: "AppointmentResponse",
+    ActorKind.TASK: "Task",
+    ActorKind.STUDY: "ImagingStudy",
+    ActorKind.SELECTION: "ImagingSelection",
+}
+_ACTOR_KINDS = {v: k for k, v in RESOURCE_TYPES.items()}
+
+#: The HL7 endpoint-connection-type code of each endpoint kind (DIMSE has none: the
+#: project's own ``dicom-dimse``, written as text, docs/design.md).
+CONNECTION_TYPES: dict[EndpointKind, str] = {
+    EndpointKind.DICOMWEB: "dicom-wado-rs",
+    EndpointKind.WADO_URI: "dicom-wado-uri",
+    EndpointKind.QIDO_RS: "dicom-qido-rs",
+    EndpointKind.DIMSE: "dicom-dimse",
+}
+
+#: HL7 v2-0203 identifier types of the identifier kinds that have one.
+_IDENTIFIER_TYPES = {
+    IdentifierKind.ACCESSION: "ACSN",
+    IdentifierKind.PLACER: "PLAC",
+    IdentifierKind.FILLER: "FILL",
+}
+_IDENTIFIER_KINDS = {v: k for k, v in _IDENTIFIER_TYPES.items()}
+
+#: The FHIR coding of each performer function.
+_FUNCTIONS = {
+    PerformerFunction.AUTHOR: Code(
+        value="AUT",
+        system="http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+        meaning="author (originator)",
+    ),
+}
+_FUNCTION_CODES = {(c.system, c.value): f for f, c in _FUNCTIONS.items()}
 
 
 class ElementPath:
@@ -156,6 +222,9 @@ def code_to_codeable_concept(code: Code, warnings: list[str] | None = None) -> d
 def identifier(ident: Identifier) -> dict[str, Any]:
     """A FHIR Identifier of a model identifier.
 
+    A DICOM UID is written ``urn:dicom:uid`` / ``urn:oid:<uid>``; an accession,
+    placer or filler number gets its HL7 v2-0203 type (``ACSN``, ``PLAC``, ``FILL``).
+
     Parameters
     ----------
     ident : dicomsel.model.Identifier
@@ -165,11 +234,17 @@ def identifier(ident: Identifier) -> dict[str, Any]:
     dict
     """
     out: dict[str, Any] = {}
-    if ident.type_code:
-        out["type"] = {"coding": [{"system": V2_0203, "code": ident.type_code}]}
-    if ident.system:
-        out["system"] = ident.system
-    out["value"] = ident.value
+    kind = ident.kind
+    if kind is IdentifierKind.DICOM_UID:
+        out = {"system": DICOM_UID_SYSTEM, "value": f"urn:oid:{ident.value}"}
+    elif isinstance(kind, Code):
+        out["type"] = {"coding": [coding(kind)]}
+    elif kind is not None:
+        out["type"] = {"coding": [{"system": V2_0203, "code": _IDENTIFIER_TYPES[kind]}]}
+    if kind is not IdentifierKind.DICOM_UID:
+        if ident.system:
+            out["system"] = ident.system
+        out["value"] = ident.value
     if ident.assigner:
         out["assigner"] = {"display": ident.assigner}
     return out
@@ -227,7 +302,7 @@ def reference(ref: Reference) -> dict[str, Any]:
     -------
     dict
     """
-    out: dict[str, Any] = {"type": ref.resource_type}
+    out: dict[str, Any] = {"type": RESOURCE_TYPES[ref.kind]}
     if ref.identifier is not None:
         out["identifier"] = identifier(ref.identifier)
     if ref.display:
@@ -251,7 +326,9 @@ def study_reference(study_instance_uid: str) -> dict[str, Any]:
     dicomsel.errors.InvalidInputError
         If the UID is not a valid DICOM UID.
     """
-    return reference(Reference("ImagingStudy", identifier=Identifier.dicom_uid(study_instance_uid)))
+    return reference(
+        Reference(ActorKind.STUDY, identifier=Identifier.dicom_uid(study_instance_uid))
+    )
 
 
 def sop_class(uid: str) -> dict[str, Any]:
@@ -287,24 +364,40 @@ def performer(p: Performer, warnings: list[str] | None = None) -> dict[str, Any]
     dict
     """
     out: dict[str, Any] = {}
-    if p.function is not None:
-        out["function"] = code_to_codeable_concept(p.function, warnings)
+    function = p.function
+    if isinstance(function, PerformerFunction):
+        function = _FUNCTIONS[function]
+    if function is not None:
+        out["function"] = code_to_codeable_concept(function, warnings)
     out["actor"] = reference(p.actor)
     return out
 
 
-def instant(issued: str) -> str:
-    """The FHIR instant of a model ``issued`` value (written as it is today).
+def instant(when: dt.datetime) -> str:
+    """A FHIR instant (or dateTime to the second) of an aware datetime.
+
+    Seconds always, a fraction only when there is one (trailing zeros dropped),
+    the UTC offset as ``+hh:mm`` (never ``Z``, so ``+00:00`` stays as DICOM said it).
 
     Parameters
     ----------
-    issued : str
+    when : datetime.datetime
+        With a UTC offset.
 
     Returns
     -------
     str
     """
-    return issued
+    text = when.strftime("%Y-%m-%dT%H:%M:%S")
+    if when.microsecond:
+        text += f".{when.microsecond:06d}".rstrip("0")
+    offset = when.utcoffset()
+    if offset is None:  # pragma: no cover - the model only holds aware datetimes
+        raise ValueError(f"{when!r} has no UTC offset")
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"{text}{sign}{hours:02d}:{mins:02d}"
 
 
 # ---- FHIR -> model
@@ -418,14 +511,17 @@ def read_identifier(d: dict[str, Any]) -> Identifier | None:
     """
     if not isinstance(d, dict) or not d.get("value"):
         return None
-    type_code = None
-    for c in (d.get("type") or {}).get("coding") or []:
-        if c.get("system") == V2_0203:
-            type_code = c.get("code")
+    uid = read_dicom_uid(d)
     assigner = (d.get("assigner") or {}).get("display")
-    return Identifier(
-        value=str(d["value"]), system=d.get("system"), type_code=type_code, assigner=assigner
-    )
+    if uid is not None and is_valid_uid(uid) and set(d) <= {"system", "value", "assigner"}:
+        return Identifier(value=uid, kind=IdentifierKind.DICOM_UID, assigner=assigner)
+    kind: IdentifierKind | Code | None = None
+    for c in (d.get("type") or {}).get("coding") or []:
+        if c.get("system") == V2_0203 and c.get("code") in _IDENTIFIER_KINDS:
+            kind = _IDENTIFIER_KINDS[c["code"]]
+        elif c.get("code"):
+            kind = Code(value=str(c["code"]), system=c.get("system"), meaning=c.get("display"))
+    return Identifier(value=str(d["value"]), system=d.get("system"), kind=kind, assigner=assigner)
 
 
 def read_dicom_uid(d: dict[str, Any]) -> str | None:
@@ -447,14 +543,16 @@ def read_dicom_uid(d: dict[str, Any]) -> str | None:
     return None
 
 
-def read_reference(d: dict[str, Any], default_type: str, where: str, p: ElementPath) -> Reference:
+def read_reference(
+    d: dict[str, Any], default_kind: ActorKind, where: str, p: ElementPath
+) -> Reference:
     """A Reference as a model reference (by identifier, or display, or the literal reference).
 
     Parameters
     ----------
     d : dict
-    default_type : str
-        The resource type when neither ``type`` nor the literal reference says it.
+    default_kind : dicomsel.model.ActorKind
+        What the reference points at when neither ``type`` nor the literal reference says.
     where : str
     p : ElementPath
 
@@ -465,7 +563,8 @@ def read_reference(d: dict[str, Any], default_type: str, where: str, p: ElementP
     Raises
     ------
     dicomsel.errors.InvalidInputError
-        If ``d`` is not a Reference, or has no identifier, display or literal reference.
+        If ``d`` is not a Reference, has no identifier, display or literal reference, or
+        names a resource type no ImagingSelection or Observation reference can point at.
     """
     if not isinstance(d, dict):
         raise p.error(where, "is not a Reference")
@@ -479,7 +578,10 @@ def read_reference(d: dict[str, Any], default_type: str, where: str, p: ElementP
         display = literal
     if ident is None and not display:
         raise p.error(where, "a reference with no identifier, display or literal reference")
-    return Reference(str(rtype or default_type), identifier=ident, display=display)
+    kind = _ACTOR_KINDS.get(str(rtype)) if rtype else default_kind
+    if kind is None:
+        raise p.error(where, f"a reference to a {rtype!r}, which dicomsel does not know")
+    return Reference(kind, identifier=ident, display=display)
 
 
 def read_sop_class(c: dict[str, Any] | None, where: str, p: ElementPath) -> str | None:
@@ -532,20 +634,40 @@ def read_performer(perf: dict[str, Any], where: str, p: ElementPath) -> Performe
     """
     if not perf.get("actor"):
         return None
-    actor = read_reference(perf["actor"], "Practitioner", f"{where}.actor", p)
-    return Performer(actor, read_codeable_concept(perf.get("function"), "performer.function", p))
+    actor = read_reference(perf["actor"], ActorKind.PERSON, f"{where}.actor", p)
+    code = read_codeable_concept(perf.get("function"), "performer.function", p)
+    function: PerformerFunction | Code | None = code
+    if code is not None:
+        system = code.system or terminology.system_for_scheme(code.scheme or "")
+        function = _FUNCTION_CODES.get((system, code.value), code)
+    return Performer(actor, function)
 
 
-def read_instant(value: Any) -> Any:
-    """The model ``issued`` value of a FHIR instant (kept as it is read today).
+def read_instant(value: Any, where: str, p: ElementPath) -> dt.datetime | None:
+    """The aware datetime of a FHIR instant; None when absent.
 
     Parameters
     ----------
     value : Any
         The JSON value, or None.
+    where : str
+    p : ElementPath
 
     Returns
     -------
-    Any
+    datetime.datetime or None
+
+    Raises
+    ------
+    dicomsel.errors.InvalidInputError
+        When the value is not an instant (a date and time with a zone).
     """
-    return value
+    if value is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise p.error(where, f"{value!r} is not a FHIR instant") from None
+    if "T" not in str(value) or when.utcoffset() is None:
+        raise p.error(where, f"{value!r} is not a FHIR instant (it needs a time and a zone)")
+    return when

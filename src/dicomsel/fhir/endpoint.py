@@ -13,14 +13,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from dicomsel.fhir.base import Output
-from dicomsel.fhir.datatypes import dicom_uid_identifier, read_dicom_uid
+from dicomsel.fhir.datatypes import CONNECTION_TYPES, dicom_uid_identifier, read_dicom_uid
 from dicomsel.fhir.ids import IdFactory, endpoint_id
-from dicomsel.model import Endpoint
+from dicomsel.model import Endpoint, EndpointKind
 
 __all__ = ["endpoint_references", "endpoint_resource", "read_endpoint"]
 
 _ENDPOINT_TYPES = "http://terminology.hl7.org/CodeSystem/endpoint-connection-type"
-_THO_CONNECTION_TYPES = frozenset({"dicom-wado-rs", "dicom-wado-uri", "dicom-qido-rs"})
+_KINDS = {code: kind for kind, code in CONNECTION_TYPES.items()}
 
 
 def endpoint_resource(ep: Endpoint) -> dict[str, Any]:
@@ -39,8 +39,9 @@ def endpoint_resource(ep: Endpoint) -> dict[str, Any]:
     if ep.location_uid:
         out["identifier"] = [dicom_uid_identifier(ep.location_uid)]
     out["status"] = "active"
-    if ep.kind in _THO_CONNECTION_TYPES:
-        out["connectionType"] = [{"coding": [{"system": _ENDPOINT_TYPES, "code": ep.kind}]}]
+    if ep.kind is not EndpointKind.DIMSE:
+        code = CONNECTION_TYPES[ep.kind]
+        out["connectionType"] = [{"coding": [{"system": _ENDPOINT_TYPES, "code": code}]}]
     else:
         # HL7's endpoint-connection-type has no DIMSE code (binding strength: example)
         out["connectionType"] = [{"text": "DICOM DIMSE (C-MOVE / C-GET)"}]
@@ -104,13 +105,16 @@ def read_endpoint(res: dict[str, Any]) -> Endpoint | None:
             location = uid
     if isinstance(address, str) and address.startswith("urn:dicom:ae:"):
         return Endpoint(
-            kind="dicom-dimse",
+            kind=EndpointKind.DIMSE,
             ae_title=name or address[len("urn:dicom:ae:") :],
             location_uid=location,
         )
     if isinstance(address, str) and address.startswith("urn:oid:"):
-        return Endpoint(kind="dicom-dimse", location_uid=address[len("urn:oid:") :])
+        return Endpoint(kind=EndpointKind.DIMSE, location_uid=address[len("urn:oid:") :])
     if not address:
         return None
-    kind = next((k for k in kinds if k), "dicom-wado-rs")
-    return Endpoint(kind=str(kind), address=str(address), location_uid=location)
+    # a DICOMweb base unless the connection type says WADO-URI or QIDO-RS
+    kind = next((_KINDS[k] for k in kinds if k in _KINDS), EndpointKind.DICOMWEB)
+    if kind is EndpointKind.DIMSE:
+        kind = EndpointKind.DICOMWEB
+    return Endpoint(kind=kind, address=str(address), location_uid=location)

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from dicomsel.fhir.datatypes import CONNECTION_TYPES
 from dicomsel.model import Endpoint, Selection
 
 __all__ = [
@@ -75,7 +76,10 @@ def endpoint_id(ep: Endpoint) -> str:
     str
     """
     return str(
-        uuid.uuid5(ID_NAMESPACE, f"Endpoint|{ep.kind}|{ep.address}|{ep.ae_title}|{ep.location_uid}")
+        uuid.uuid5(
+            ID_NAMESPACE,
+            f"Endpoint|{CONNECTION_TYPES[ep.kind]}|{ep.address}|{ep.ae_title}|{ep.location_uid}",
+        )
     )
 
 

@@ -25,7 +25,7 @@ from dicomsel.fhir.datatypes import (
 )
 from dicomsel.fhir.endpoint import read_endpoint
 from dicomsel.fhir.ids import resource_uid, target_id
-from dicomsel.model import Code, is_valid_uid
+from dicomsel.model import ActorKind, Code, is_valid_uid
 
 __all__ = [
     "UidReader",
@@ -196,13 +196,15 @@ def read_shared_fields(
             i for i in (read_identifier(d) for d in res.get("identifier") or []) if i
         ),
         "based_on": tuple(
-            read_reference(r, "ServiceRequest", f"basedOn[{i}]", p)
+            read_reference(r, ActorKind.REQUEST, f"basedOn[{i}]", p)
             for i, r in enumerate(res.get("basedOn") or [])
         ),
         "subject": (
-            read_reference(res["subject"], "Patient", "subject", p) if res.get("subject") else None
+            read_reference(res["subject"], ActorKind.PATIENT, "subject", p)
+            if res.get("subject")
+            else None
         ),
-        "issued": read_instant(res.get("issued")),
+        "issued": read_instant(res.get("issued"), "issued", p),
         "performers": tuple(performers),
         "endpoints": tuple(eps),
         "description": read_description(res.get("text")),

@@ -215,7 +215,7 @@ def to_observation(
     if rec.subject is not None:
         res["subject"] = reference_json(rec.subject)
     if rec.observation_datetime:
-        res["effectiveDateTime"] = rec.observation_datetime
+        res["effectiveDateTime"] = instant(rec.observation_datetime)
     if rec.issued:
         res["issued"] = instant(rec.issued)
     if rec.performers:

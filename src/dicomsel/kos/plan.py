@@ -21,9 +21,19 @@ from dataclasses import dataclass, field
 
 from dicomsel import terminology
 from dicomsel.errors import InvalidInputError, MappingError
+from dicomsel.fhir.datatypes import RESOURCE_TYPES
 from dicomsel.kos.context import Context, PatientData
-from dicomsel.kos.values import Instant, parse_instant, value_type
-from dicomsel.model import Code, Identifier, Instance, Reference, Selection
+from dicomsel.kos.values import Instant, instant_of, value_type
+from dicomsel.model import (
+    ActorKind,
+    Code,
+    Identifier,
+    IdentifierKind,
+    Instance,
+    Reference,
+    Selection,
+    Status,
+)
 
 __all__ = [
     "Document",
@@ -152,14 +162,10 @@ def issued(sel: Selection) -> Instant | None:
     -------
     Instant or None
 
-    Raises
-    ------
-    dicomsel.errors.InvalidInputError
-        When ``issued`` is not a valid instant.
     """
-    if not sel.issued:
+    if sel.issued is None:
         return None
-    return parse_instant(sel.issued, f"{where(sel)}.issued")
+    return instant_of(sel.issued)
 
 
 def actor_type(ref: Reference) -> str:
@@ -172,12 +178,16 @@ def actor_type(ref: Reference) -> str:
     Returns
     -------
     str
-        The resource type (``Practitioner``, ``Device``, ...).
+        The resource type the FHIR input named (``Practitioner``, ``Device``, ...).
     """
-    return ref.resource_type
+    return RESOURCE_TYPES[ref.kind]
 
 
-_OBSERVER_KINDS = {"Device": "device", "Practitioner": "person", "PractitionerRole": "person"}
+_OBSERVER_KINDS = {
+    ActorKind.DEVICE: "device",
+    ActorKind.PERSON: "person",
+    ActorKind.PERSON_ROLE: "person",
+}
 
 
 def observer_kind(ref: Reference) -> str | None:
@@ -193,7 +203,7 @@ def observer_kind(ref: Reference) -> str | None:
     str or None
         ``person``, ``device``, or None for an actor that is neither.
     """
-    return _OBSERVER_KINDS.get(actor_type(ref))
+    return _OBSERVER_KINDS.get(ref.kind)
 
 
 def describe(ref: Reference) -> str:
@@ -212,7 +222,11 @@ def describe(ref: Reference) -> str:
     return f"{actor_type(ref)} {ref.display!r}"
 
 
-_REQUEST_KINDS = frozenset({"ACSN", "PLAC", "FILL"})
+_REQUEST_KINDS = {
+    IdentifierKind.ACCESSION: "ACSN",
+    IdentifierKind.PLACER: "PLAC",
+    IdentifierKind.FILLER: "FILL",
+}
 
 
 def request_kind(ident: Identifier | None) -> str | None:
@@ -228,9 +242,9 @@ def request_kind(ident: Identifier | None) -> str | None:
         ``ACSN`` (accession number), ``PLAC`` (placer order number), ``FILL``
         (filler order number), or None for any other identifier.
     """
-    if ident is None or ident.type_code not in _REQUEST_KINDS:
+    if ident is None or not isinstance(ident.kind, IdentifierKind):
         return None
-    return ident.type_code
+    return _REQUEST_KINDS.get(ident.kind)
 
 
 def selected_uids(sel: Selection) -> set[str]:
@@ -507,8 +521,8 @@ class _Planner:
             lost.append("category")
         if sel.focus:
             lost.append("focus")
-        if sel.status != "available":
-            lost.append(f"status {sel.status!r}")
+        if sel.status is not Status.AVAILABLE:
+            lost.append(f"status {str(sel.status)!r}")
         if lost:
             self.report.lossy(f"{where}: no place in a KOS for {', '.join(lost)}: left out")
         # facts of the referenced objects, which the KOS references by UID: nothing of the

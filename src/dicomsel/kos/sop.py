@@ -18,6 +18,7 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from dicomsel.errors import InvalidInputError
+from dicomsel.fhir.datatypes import CONNECTION_TYPES
 from dicomsel.kos.context import PatientData, StudyData
 from dicomsel.kos.plan import (
     Document,
@@ -29,7 +30,7 @@ from dicomsel.kos.plan import (
     selected_uids,
 )
 from dicomsel.kos.values import Instant, is_valid_value, parse_instant
-from dicomsel.model import Endpoint, Identifier, Selection
+from dicomsel.model import Endpoint, EndpointKind, Identifier, Selection
 
 __all__ = [
     "KOS_SOP_CLASS_UID",
@@ -451,7 +452,7 @@ def _retrieve(item: Dataset, endpoints: list[Endpoint], series_uid: str, report:
                 )
         if ep.location_uid and ep.location_uid not in locations:
             locations.append(ep.location_uid)
-        if ep.address and ep.kind in ("dicom-wado-rs", "dicom-wado-uri"):
+        if ep.address and ep.kind in (EndpointKind.DICOMWEB, EndpointKind.WADO_URI):
             if is_valid_value("UR", ep.address):
                 if ep.address not in urls:
                     urls.append(ep.address)
@@ -461,7 +462,8 @@ def _retrieve(item: Dataset, endpoints: list[Endpoint], series_uid: str, report:
                 )
         elif ep.address:
             report.lossy(
-                f"{where}: endpoint {ep.kind} {ep.address!r} is neither a DICOMweb nor a "
+                f"{where}: endpoint {CONNECTION_TYPES[ep.kind]} {ep.address!r} is neither a "
+                "DICOMweb nor a "
                 "DIMSE location: left out"
             )
     if titles:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from dicomsel.model import Identifier, check_uid, is_valid_uid
+from dicomsel.model import Identifier, IdentifierKind, check_uid, is_valid_uid
 
 __all__ = ["UID_NAMESPACE", "content_key", "dicom_uid", "kos_uid"]
 
@@ -67,7 +67,7 @@ def content_key(parts: object) -> str:
 
 
 def dicom_uid(ident: Identifier | None) -> str | None:
-    """The UID an identifier of system ``urn:dicom:uid`` gives (``urn:oid:`` taken off).
+    """The UID a DICOM UID identifier holds.
 
     Parameters
     ----------
@@ -77,10 +77,8 @@ def dicom_uid(ident: Identifier | None) -> str | None:
     Returns
     -------
     str or None
-        The UID, or None when the identifier is of another system or its value
-        is not a valid UID.
+        The UID, or None when the identifier is of another kind.
     """
-    if ident is None or ident.system != "urn:dicom:uid":
+    if ident is None or ident.kind is not IdentifierKind.DICOM_UID:
         return None
-    uid = ident.value.removeprefix("urn:oid:")
-    return uid if is_valid_uid(uid) else None
+    return ident.value if is_valid_uid(ident.value) else None

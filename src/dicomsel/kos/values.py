@@ -22,6 +22,7 @@ __all__ = [
     "WAVEFORM_PREFIX",
     "Instant",
     "code_item",
+    "instant_of",
     "is_valid_value",
     "parse_instant",
     "value_type",
@@ -157,3 +158,26 @@ def parse_instant(text: str, where: str) -> Instant:
         raise InvalidInputError(f"{text!r} is not a valid instant ({e})", attribute=where) from e
     tm = f"{hh}{mm}{ss}" + (f".{frac6}" if frac6 else "")
     return when, f"{year}{month}{day}", tm, offset
+
+
+def instant_of(when: dt.datetime) -> Instant:
+    """An aware datetime as Content Date, Content Time and Timezone Offset From UTC.
+
+    Parameters
+    ----------
+    when : datetime.datetime
+        With a UTC offset (the model's ``issued``).
+
+    Returns
+    -------
+    Instant
+        (``when``, DICOM DA, DICOM TM with the fraction it has, ``+hhmm``).
+    """
+    offset = when.utcoffset() or dt.timedelta(0)
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    zone = f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
+    tm = when.strftime("%H%M%S")
+    if when.microsecond:
+        tm += f".{when.microsecond:06d}".rstrip("0")
+    return when, when.strftime("%Y%m%d"), tm, zone

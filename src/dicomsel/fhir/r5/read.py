@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from dicomsel import terminology
 from dicomsel.errors import InvalidInputError
 from dicomsel.fhir.datatypes import ElementPath, read_codeable_concept, read_sop_class, read_uid
 from dicomsel.fhir.ids import target_id
 from dicomsel.fhir.imaging_selection import read_head, read_shared_fields
-from dicomsel.model import Instance, Region2D, Region3D, Selection, is_valid_uid
+from dicomsel.model import Instance, Region2D, Region3D, Selection, Status, is_valid_uid
 
 __all__ = ["from_imaging_selection"]
 
@@ -139,7 +139,7 @@ def from_imaging_selection(
         code=code,
         series_number=res.get("seriesNumber"),
         instances=tuple(instances),
-        status=str(status),
+        status=cast(Status, str(status)),  # the model checks it is a Status
         categories=tuple(
             c
             for c in (

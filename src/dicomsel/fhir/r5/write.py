@@ -137,7 +137,7 @@ def to_imaging_selection(
         res["text"] = narrative(sel.description)
     if sel.identifiers:
         res["identifier"] = [identifier(i) for i in sel.identifiers]
-    res["status"] = sel.status
+    res["status"] = str(sel.status)
     if sel.subject is not None:
         res["subject"] = reference_json(sel.subject)
     if sel.issued:

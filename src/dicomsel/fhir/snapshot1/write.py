@@ -51,7 +51,7 @@ from dicomsel.fhir.endpoint import endpoint_references
 from dicomsel.fhir.ids import IdFactory, key_id, relative_reference
 from dicomsel.fhir.imaging_selection import narrative
 from dicomsel.fhir.snapshot1.rules import anchor_on_read, is_oid, number_list, oid
-from dicomsel.model import Instance, Region2D, Region3D, Selection
+from dicomsel.model import Instance, Region2D, Region3D, Selection, Status
 
 __all__ = ["NAME", "circle_as_ellipse", "to_imaging_selections", "write"]
 
@@ -218,8 +218,8 @@ def _parts(sel: Selection, where: str, warnings: list[str]) -> list[_Part]:
 
 def _lost(sel: Selection, where: str, warnings: list[str]) -> None:
     """Report what the model holds and Snapshot #1 has no element for."""
-    if sel.status != "available":
-        warnings.append(f"{where}: Snapshot #1 has no status: {sel.status!r} left out")
+    if sel.status is not Status.AVAILABLE:
+        warnings.append(f"{where}: Snapshot #1 has no status: {str(sel.status)!r} left out")
     if sel.categories:
         names = [c.meaning or c.text or c.value for c in sel.categories]
         warnings.append(f"{where}: Snapshot #1 has no category: {names} left out")
