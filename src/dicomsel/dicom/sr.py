@@ -47,17 +47,11 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.filereader import read_sequence
 
-from dicomsel.dicom.common import (
-    ReadContext,
-    ReadResult,
-    attr_name,
-    based_on,
-    issued,
-    observer_performers,
-    subject,
-    value,
-)
-from dicomsel.dicom.kos import retrieve_endpoints
+from dicomsel.dicom.content import observer_performers
+from dicomsel.dicom.context import ReadContext, ReadResult
+from dicomsel.dicom.evidence import retrieve_endpoints
+from dicomsel.dicom.identity import based_on, subject
+from dicomsel.dicom.values import attr_name, issued, value
 from dicomsel.errors import InvalidInputError
 from dicomsel.model import (
     Code,
