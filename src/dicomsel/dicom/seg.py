@@ -30,6 +30,7 @@ from dicomsel.dicom.references import A_FRAME, check_frames, optional_uid
 from dicomsel.dicom.scanner import Scanner, Unsupported
 from dicomsel.dicom.values import attr_name, code_from_item, issued, text, text_of, value
 from dicomsel.model import Code, Identifier, Instance, Selection
+from dicomsel.terminology import SINGLE_FRAME_CLASSES
 
 __all__ = [
     "LABEL_MAP_SEGMENTATION",
@@ -47,29 +48,6 @@ LABEL_MAP_SEGMENTATION = "1.2.840.10008.5.1.4.1.1.66.7"
 SOP_CLASS_UIDS = frozenset({SEGMENTATION, LABEL_MAP_SEGMENTATION})
 #: Code of the source-image selections.
 SOURCE_IMAGE_CODE = Code(value="121233", scheme="DCM", meaning="Source image for segmentation")
-
-#: Image classes whose IODs have no Multi-frame Module: their instances are never
-#: multi-frame, so a SEG of them needs no per-frame walk to name source frames.
-SINGLE_FRAME_CLASSES = frozenset(
-    {
-        "1.2.840.10008.5.1.4.1.1.1",  # Computed Radiography Image
-        "1.2.840.10008.5.1.4.1.1.1.1",  # Digital X-Ray Image - For Presentation
-        "1.2.840.10008.5.1.4.1.1.1.1.1",  # Digital X-Ray Image - For Processing
-        "1.2.840.10008.5.1.4.1.1.1.2",  # Digital Mammography X-Ray Image - For Presentation
-        "1.2.840.10008.5.1.4.1.1.1.2.1",  # Digital Mammography X-Ray Image - For Processing
-        "1.2.840.10008.5.1.4.1.1.1.3",  # Digital Intra-Oral X-Ray Image - For Presentation
-        "1.2.840.10008.5.1.4.1.1.1.3.1",  # Digital Intra-Oral X-Ray Image - For Processing
-        "1.2.840.10008.5.1.4.1.1.2",  # CT Image
-        "1.2.840.10008.5.1.4.1.1.4",  # MR Image
-        "1.2.840.10008.5.1.4.1.1.6.1",  # Ultrasound Image
-        "1.2.840.10008.5.1.4.1.1.7",  # Secondary Capture Image
-        "1.2.840.10008.5.1.4.1.1.77.1.1",  # VL Endoscopic Image
-        "1.2.840.10008.5.1.4.1.1.77.1.2",  # VL Microscopic Image
-        "1.2.840.10008.5.1.4.1.1.77.1.3",  # VL Slide-Coordinates Microscopic Image
-        "1.2.840.10008.5.1.4.1.1.77.1.4",  # VL Photographic Image
-        "1.2.840.10008.5.1.4.1.1.128",  # Positron Emission Tomography Image
-    }
-)
 
 _A_SEGMENTS = attr_name("SegmentSequence")
 _A_PER_FRAME = attr_name("PerFrameFunctionalGroupsSequence")
