@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 
 from dicomsel import dicom
 from dicomsel.convert import ConvertOptions, convert
-from dicomsel.dicom.common import ReadOptions
+from dicomsel.dicom.context import ReadOptions
 from dicomsel.errors import InvalidInputError, UnsupportedObjectError, ValidationError
 from dicomsel.fhir import FLAVOURS, snapshot1
 from dicomsel.fhir.read_r5 import detect_flavour, read_fhir

@@ -119,24 +119,26 @@ def read_evidence(
     for seq in sequences:
         attr = attr_name(seq.keyword)
         for study_item in value(ds, seq.tag) or ():
-            try:
-                study = ctx.uid(
-                    value(study_item, tags.StudyInstanceUID), f"{attr} > StudyInstanceUID"
-                )
-            except InvalidInputError as e:
-                if not tolerant:
-                    raise
-                ctx.warn(f"{e}: that study's evidence left out")
+            study = _uid(
+                study_item,
+                tags.StudyInstanceUID,
+                f"{attr} > StudyInstanceUID",
+                ctx,
+                tolerant,
+                "that study's evidence left out",
+            )
+            if study is None:
                 continue
             for series_item in value(study_item, tags.ReferencedSeriesSequence) or ():
-                try:
-                    series = ctx.uid(
-                        value(series_item, tags.SeriesInstanceUID), f"{attr} > SeriesInstanceUID"
-                    )
-                except InvalidInputError as e:
-                    if not tolerant:
-                        raise
-                    ctx.warn(f"{e}: that series' evidence left out")
+                series = _uid(
+                    series_item,
+                    tags.SeriesInstanceUID,
+                    f"{attr} > SeriesInstanceUID",
+                    ctx,
+                    tolerant,
+                    "that series' evidence left out",
+                )
+                if series is None:
                     continue
                 eps = ev.endpoints.setdefault((study, series), [])
                 _add_endpoints(eps, series_item, ctx)
@@ -165,6 +167,19 @@ def read_evidence(
                     ev.where[uid] = Listed(study, series, cls, seq.kind)
                     ev.order.append(uid)
     return ev
+
+
+def _uid(
+    item: Dataset, tag: int, where: str, ctx: ReadContext, tolerant: bool, dropped: str
+) -> str | None:
+    """The UID of ``item`` at ``tag``; None (reported) when it is invalid and ``tolerant``."""
+    try:
+        return ctx.uid(value(item, tag), where)
+    except InvalidInputError as e:
+        if not tolerant:
+            raise
+        ctx.warn(f"{e}: {dropped}")
+        return None
 
 
 def _add_endpoints(eps: list[Endpoint], item: Dataset, ctx: ReadContext) -> None:

@@ -323,13 +323,13 @@ def read_image(ds: Dataset, ctx: ReadContext) -> ReadResult:
     ----------
     ds : pydicom.dataset.Dataset
         The image header (Pixel Data is never read).
-    ctx : dicomsel.dicom.common.ReadContext
+    ctx : dicomsel.dicom.context.ReadContext
         ``ctx.options.code`` is the selection's code (default DCM 113000 "Of
         Interest"), ``ctx.options.frames`` the frames to select.
 
     Returns
     -------
-    dicomsel.dicom.common.ReadResult
+    dicomsel.dicom.context.ReadResult
         One selection keyed ``image|<study>|<series>|<code>`` with one instance;
         a batch merges those of one series.
 

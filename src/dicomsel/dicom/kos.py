@@ -49,12 +49,12 @@ def read_kos(ds: Dataset, ctx: ReadContext) -> ReadResult:
     ----------
     ds : pydicom.dataset.Dataset
         The KOS, header read (no pixel data in a KOS anyway).
-    ctx : dicomsel.dicom.common.ReadContext
+    ctx : dicomsel.dicom.context.ReadContext
         The file path, options and the warning list.
 
     Returns
     -------
-    dicomsel.dicom.common.ReadResult
+    dicomsel.dicom.context.ReadResult
 
     Raises
     ------

@@ -259,11 +259,11 @@ def read_rtstruct(ds: Dataset, ctx: ReadContext) -> ReadResult:
     ----------
     ds : pydicom.dataset.Dataset
         The RT Structure Set.
-    ctx : dicomsel.dicom.common.ReadContext
+    ctx : dicomsel.dicom.context.ReadContext
 
     Returns
     -------
-    dicomsel.dicom.common.ReadResult
+    dicomsel.dicom.context.ReadResult
 
     Raises
     ------

@@ -441,12 +441,12 @@ def read_seg(ds: Dataset, ctx: ReadContext) -> ReadResult:
     ds : pydicom.dataset.Dataset
         The SEG header, as :func:`dicomsel.dicom.load` reads it (per-frame
         functional groups read on demand).
-    ctx : dicomsel.dicom.common.ReadContext
+    ctx : dicomsel.dicom.context.ReadContext
         ``ctx.options.seg_frames`` asks for each segment's frames.
 
     Returns
     -------
-    dicomsel.dicom.common.ReadResult
+    dicomsel.dicom.context.ReadResult
 
     Raises
     ------
