@@ -62,7 +62,13 @@ class DeferredGroups(Protocol):
     pending: bool
 
     def read_into(self, ds: Dataset) -> None:
-        """Read the elements from the sequence up to Pixel Data into ``ds`` (once)."""
+        """Read the elements from the sequence up to Pixel Data into ``ds`` (once).
+
+        Parameters
+        ----------
+        ds : pydicom.dataset.Dataset
+            The dataset the file reader read.
+        """
 
 
 @dataclass(slots=True)
@@ -87,7 +93,12 @@ class ReadContext:
     deferred: DeferredGroups | None = None
 
     def warn(self, message: str) -> None:
-        """Record something that was read tolerantly or left out."""
+        """Record something that was read tolerantly or left out.
+
+        Parameters
+        ----------
+        message : str
+        """
         self.warnings.append(message)
 
     def error(self, reason: str, attribute: str | None = None) -> InvalidInputError:
@@ -131,7 +142,12 @@ class ReadContext:
             raise InvalidUIDError(e.reason, path=self.path, attribute=attribute) from e
 
     def pending_groups(self) -> DeferredGroups | None:
-        """The deferred per-frame groups when they are still unread, else None."""
+        """The deferred per-frame groups when they are still unread, else None.
+
+        Returns
+        -------
+        DeferredGroups or None
+        """
         deferred = self.deferred
         return deferred if deferred is not None and deferred.pending else None
 

@@ -69,6 +69,14 @@ def is_image_class(sop_class_uid: str) -> bool:
 
     Classes pydicom does not name (private or newer than its dictionary) are not
     treated as images.
+
+    Parameters
+    ----------
+    sop_class_uid : str
+
+    Returns
+    -------
+    bool
     """
     if sop_class_uid in _OTHER_IMAGE_CLASSES:
         return True
@@ -77,7 +85,16 @@ def is_image_class(sop_class_uid: str) -> bool:
 
 
 def is_series_selection(sel: Selection) -> bool:
-    """Whether ``sel`` is a per-file image selection that a batch merges per series."""
+    """Whether ``sel`` is a per-file image selection that a batch merges per series.
+
+    Parameters
+    ----------
+    sel : Selection
+
+    Returns
+    -------
+    bool
+    """
     return sel.key.startswith(KEY_PREFIX)
 
 
@@ -134,7 +151,16 @@ def _body_parts() -> dict[str, tuple[str, str]]:
 
 
 def body_part_code(term: str) -> Code | None:
-    """The SNOMED CT code of a Body Part Examined defined term (PS3.16 Annex L), or None."""
+    """The SNOMED CT code of a Body Part Examined defined term (PS3.16 Annex L), or None.
+
+    Parameters
+    ----------
+    term : str
+
+    Returns
+    -------
+    Code or None
+    """
     row = _body_parts().get(term.strip().upper())
     if row is None:
         return None
@@ -177,6 +203,15 @@ class Header:
 def read_header(ds: Dataset, ctx: ReadContext) -> Header:
     """SOP, study, series and patient attributes; missing Type 1 UIDs are reported.
 
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+    ctx : ReadContext
+
+    Returns
+    -------
+    Header
+
     Raises
     ------
     dicomsel.errors.InvalidInputError
@@ -211,6 +246,20 @@ def creator_performers(ds: Dataset, ctx: ReadContext) -> tuple[Performer, ...]:
     The person becomes a Reference(Practitioner) by display; Manufacturer and
     Manufacturer's Model Name a Reference(Device) by display, with Device UID
     as identifier when present. Both with function v3-ParticipationType AUT.
+
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+    ctx : ReadContext
+
+    Returns
+    -------
+    tuple of Performer
+
+    Raises
+    ------
+    dicomsel.errors.InvalidUIDError
+        When Device UID is invalid.
     """
     out: list[Performer] = []
     name = value(ds, tags.ContentCreatorName)
@@ -261,6 +310,19 @@ def body_site(
     in the Shared Functional Groups' Frame Anatomy Sequence. A Body Part
     Examined value that is not in the shipped table is kept as text, with a
     warning.
+
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+    ctx : ReadContext
+    item : pydicom.dataset.Dataset or None
+        Where to look first.
+    where : str
+        How messages name ``item``.
+
+    Returns
+    -------
+    Code or None
     """
     if item is not None:
         code = _region(item, where, ctx)

@@ -150,6 +150,14 @@ class Scanner:
     def header(self, pos: int) -> tuple[int, int, int]:
         """(tag, value length, value position) of the element or item at ``pos``.
 
+        Parameters
+        ----------
+        pos : int
+
+        Returns
+        -------
+        tuple of int
+
         Raises
         ------
         Unsupported
@@ -176,6 +184,17 @@ class Scanner:
     def skip(self, pos: int, length: int) -> int:
         """The position after a value: defined lengths jump, undefined ones walk their items.
 
+        Parameters
+        ----------
+        pos : int
+            Where the value starts.
+        length : int
+            Its length, or :data:`UNDEFINED`.
+
+        Returns
+        -------
+        int
+
         Raises
         ------
         Unsupported
@@ -197,6 +216,17 @@ class Scanner:
     def skip_item(self, pos: int, length: int) -> int:
         """The position after an item's content.
 
+        Parameters
+        ----------
+        pos : int
+            Where the value starts.
+        length : int
+            Its length, or :data:`UNDEFINED`.
+
+        Returns
+        -------
+        int
+
         Raises
         ------
         Unsupported
@@ -212,6 +242,17 @@ class Scanner:
 
     def items(self, pos: int, length: int) -> list[tuple[int, int]]:
         """(content position, length) of each item of a sequence value.
+
+        Parameters
+        ----------
+        pos : int
+            Where the value starts.
+        length : int
+            Its length, or :data:`UNDEFINED`.
+
+        Returns
+        -------
+        list of tuple
 
         Raises
         ------
@@ -233,6 +274,17 @@ class Scanner:
     def elements(self, pos: int, length: int) -> list[tuple[int, int, int]]:
         """(tag, length, value position) of each element of an item.
 
+        Parameters
+        ----------
+        pos : int
+            Where the value starts.
+        length : int
+            Its length, or :data:`UNDEFINED`.
+
+        Returns
+        -------
+        list of tuple
+
         Raises
         ------
         Unsupported
@@ -250,6 +302,17 @@ class Scanner:
 
     def text(self, pos: int, length: int) -> str | None:
         """An ASCII text value, stripped of padding; None when empty.
+
+        Parameters
+        ----------
+        pos : int
+            Where the value starts.
+        length : int
+            Its length, or :data:`UNDEFINED`.
+
+        Returns
+        -------
+        str or None
 
         Raises
         ------

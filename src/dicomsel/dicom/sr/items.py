@@ -73,7 +73,18 @@ def _encodings(ds: Dataset) -> list[str]:
 
 
 def get_seq(item: Item, tag: int) -> list[Any]:
-    """The items of sequence ``tag`` of ``item`` (empty when absent)."""
+    """The items of sequence ``tag`` of ``item`` (empty when absent).
+
+    Parameters
+    ----------
+    item : Item
+    tag : int
+
+    Returns
+    -------
+    list
+        Light items split from the bytes where they can be, else datasets.
+    """
     if item.__class__ is RawItem:
         entry = item.elements.get(tag)
         if entry is None:
@@ -118,6 +129,15 @@ def get_text(item: Item, tag: int) -> str | None:
     Plain ASCII single values are decoded from the raw bytes pydicom keeps
     until first use (its conversion costs more than the rest of the reader);
     others are decoded with the document's character set.
+
+    Parameters
+    ----------
+    item : Item
+    tag : int
+
+    Returns
+    -------
+    str or None
     """
     if item.__class__ is RawItem:
         entry = item.elements.get(tag)
@@ -148,7 +168,23 @@ def get_text(item: Item, tag: int) -> str | None:
 
 
 def get_numbers(item: Item, tag: int) -> list[Any] | None:
-    """The values of a numeric element (binary or IS / DS text); None when absent."""
+    """The values of a numeric element (binary or IS / DS text); None when absent.
+
+    Parameters
+    ----------
+    item : Item
+    tag : int
+
+    Returns
+    -------
+    list or None
+        Numbers for binary VRs, stripped strings for IS / DS.
+
+    Raises
+    ------
+    dicomsel.errors.InvalidInputError
+        When a binary value is not a whole number of values.
+    """
     if item.__class__ is RawItem:
         entry = item.elements.get(tag)
         if entry is None:
@@ -200,7 +236,17 @@ def _cached_code(code_value: str, scheme: str, meaning: str | None, version: str
 
 
 def code_of(item: Item, tag: int) -> Code | None:
-    """The code in the first item of code sequence ``tag``, by tag; None when there is none."""
+    """The code in the first item of code sequence ``tag``, by tag; None when there is none.
+
+    Parameters
+    ----------
+    item : Item
+    tag : int
+
+    Returns
+    -------
+    Code or None
+    """
     seq = get_seq(item, tag)
     if not seq:
         return None
@@ -217,6 +263,16 @@ def code_of(item: Item, tag: int) -> Code | None:
 
 
 def concept_of(item: Item) -> tuple[str, str] | None:
+    """The concept name of a content item as (code value, scheme), or None.
+
+    Parameters
+    ----------
+    item : Item
+
+    Returns
+    -------
+    tuple of str or None
+    """
     seq = get_seq(item, ConceptNameCodeSequence)
     if not seq:
         return None
@@ -229,6 +285,16 @@ def concept_of(item: Item) -> tuple[str, str] | None:
 
 
 def dotted(path: tuple[int, ...]) -> str:
+    """A content item's position as messages and keys spell it: ``1.2.3``.
+
+    Parameters
+    ----------
+    path : tuple of int
+
+    Returns
+    -------
+    str
+    """
     return ".".join(str(p) for p in path)
 
 
@@ -245,6 +311,17 @@ ITEM_ERRORS = (
 
 
 def why(e: Exception) -> str:
+    """Why a content item could not be read, for the report line that leaves it out.
+
+    Parameters
+    ----------
+    e : Exception
+        One of :data:`ITEM_ERRORS`.
+
+    Returns
+    -------
+    str
+    """
     if isinstance(e, InvalidInputError):
         return f"{e.reason} ({e.attribute})" if e.attribute else e.reason
     return f"malformed ({type(e).__name__}: {e})"

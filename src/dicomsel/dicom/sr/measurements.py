@@ -102,15 +102,15 @@ class Measurements:
         observations: list[ObservationRecord] = []
         for node in self.tree.nodes[1:]:
             if node.ref is None and node.vt == "CONTAINER" and node.concept == GROUP:
-                self.guarded(node, lambda n: self.group(n, nums.get(id(n), []), observations))
+                self._guarded(node, lambda n: self._group(n, nums.get(id(n), []), observations))
         for node in nums.get(0, []):
-            self.guarded(node, lambda n: self.loose_num(n, observations))
+            self._guarded(node, lambda n: self._loose_num(n, observations))
         return observations
 
-    def warn(self, message: str) -> None:
+    def _warn(self, message: str) -> None:
         self.ctx.warn(message)
 
-    def observation_time(self, node: Node) -> str | None:
+    def _observation_time(self, node: Node) -> str | None:
         current: Node | None = node
         while current is not None:
             raw = get_text(current.item, ObservationDateTime)
@@ -121,7 +121,7 @@ class Measurements:
             current = current.parent
         return None
 
-    def algorithm(self, node: Node) -> Reference | None:
+    def _algorithm(self, node: Node) -> Reference | None:
         name = version = None
         for child in node.children:
             if child.concept == ALGORITHM_NAME:
@@ -132,7 +132,7 @@ class Measurements:
             return None
         return device(display=f"{name} {version}" if version else name)
 
-    def own_keys(self, node: Node) -> list[str]:
+    def _own_keys(self, node: Node) -> list[str]:
         """Keys of the selections made from items ``node`` owns, by-reference targets included."""
         keys: list[str] = []
         stack = list(reversed(node.children))
@@ -151,7 +151,7 @@ class Measurements:
             stack.extend(reversed(child.children))
         return keys
 
-    def record(self, node: Node, kind: ObservationKind, **kw: object) -> ObservationRecord:
+    def _record(self, node: Node, kind: ObservationKind, **kw: object) -> ObservationRecord:
         doc = self.doc
         return ObservationRecord(
             key=f"sr|obs|{dotted(node.path)}",
@@ -165,13 +165,13 @@ class Measurements:
             study_instance_uid=doc.study,
             subject=doc.subject,
             issued=doc.issued,
-            observation_datetime=self.observation_time(node),
+            observation_datetime=self._observation_time(node),
             performers=doc.people,
             based_on=doc.based_on,
             **kw,  # type: ignore[arg-type]
         )
 
-    def modifiers(self, node: Node) -> dict[str, Code]:
+    def _modifiers(self, node: Node) -> dict[str, Code]:
         """Concept modifiers of a NUM or group: finding site, method, derivation."""
         out: dict[str, Code] = {}
         for child in self.tree.children(node):
@@ -185,7 +185,7 @@ class Measurements:
                 for mod in child.children:
                     if mod.concept in (LATERALITY, TOPOGRAPHICAL):
                         mcode = code_of(mod.item, ConceptCodeSequence)
-                        self.warn(
+                        self._warn(
                             f"{mod.where}: {mod.name()} "
                             f"{(mcode.meaning or mcode.value) if mcode else ''!r} of finding site "
                             f"{code.meaning or code.value!r} has no place in bodySite: left out"
@@ -200,7 +200,7 @@ class Measurements:
                 out.setdefault("finding", code)
         return out
 
-    def measured_value(self, node: Node) -> tuple[float | None, Code | None, Code | None]:
+    def _measured_value(self, node: Node) -> tuple[float | None, Code | None, Code | None]:
         """(value, unit, qualifier) of a NUM: Floating Point Value, else Numeric Value.
 
         A NUM without a value (an empty Measured Value Sequence, as some
@@ -211,7 +211,7 @@ class Measurements:
         mv = get_seq(node.item, MeasuredValueSequence)
         if not mv:
             if qualifier is None:
-                self.warn(
+                self._warn(
                     f"{node.where}: NUM {node.name()} has no "
                     f"{attr_name('MeasuredValueSequence')} and no "
                     f"{attr_name('NumericValueQualifierCodeSequence')}: written without a value"
@@ -220,7 +220,7 @@ class Measurements:
         item = mv[0]
         unit = code_of(item, MeasurementUnitsCodeSequence)
         if unit is None:
-            self.warn(f"{node.where}: {attr_name('MeasurementUnitsCodeSequence')} is missing")
+            self._warn(f"{node.where}: {attr_name('MeasurementUnitsCodeSequence')} is missing")
         numeric: float | None = None
         fp = get_numbers(item, FloatingPointValue)
         raw = get_text(item, NumericValue)
@@ -230,13 +230,13 @@ class Measurements:
             elif raw is not None:
                 numeric = float(raw)
         except (TypeError, ValueError, IndexError):
-            self.warn(f"{node.where}: {attr_name('NumericValue')} {raw!r} is not a number")
+            self._warn(f"{node.where}: {attr_name('NumericValue')} {raw!r} is not a number")
         if numeric is None:
             if qualifier is None:
-                self.warn(f"{node.where}: NUM {node.name()} has no value: written without one")
+                self._warn(f"{node.where}: NUM {node.name()} has no value: written without one")
             return None, unit, qualifier
         if not math.isfinite(numeric):
-            self.warn(f"{node.where}: NUM value {numeric} is not finite: written without a value")
+            self._warn(f"{node.where}: NUM value {numeric} is not finite: written without a value")
             if math.isnan(numeric):
                 nan = Code(value="114000", scheme="DCM", meaning="Not a number")
                 return None, unit, qualifier or nan
@@ -248,19 +248,19 @@ class Measurements:
             return None, unit, qualifier or inf
         return numeric, unit, None
 
-    def measurement(self, node: Node, fallback: list[str]) -> ObservationRecord | None:
+    def _measurement(self, node: Node, fallback: list[str]) -> ObservationRecord | None:
         code = code_of(node.item, ConceptNameCodeSequence)
         if code is None:
-            self.warn(f"{node.where}: NUM without a concept name: left out")
+            self._warn(f"{node.where}: NUM without a concept name: left out")
             return None
-        numeric, unit, qualifier = self.measured_value(node)
-        mods = self.modifiers(node)
-        own = self.own_keys(node)
+        numeric, unit, qualifier = self._measured_value(node)
+        mods = self._modifiers(node)
+        own = self._own_keys(node)
         derived = own or list(fallback)
         src = self.sel.source_item(node)
         if src and src not in derived:
             derived.append(src)
-        return self.record(
+        return self._record(
             node,
             ObservationKind.MEASUREMENT,
             code=code,
@@ -270,13 +270,13 @@ class Measurements:
             finding_site=mods.get("finding_site"),
             method=mods.get("method"),
             derivation=mods.get("derivation"),
-            device=self.algorithm(node)
-            or (self.algorithm(node.group) if node.group else None)
+            device=self._algorithm(node)
+            or (self._algorithm(node.group) if node.group else None)
             or self.doc.device,
             derived_from=tuple(derived),
         )
 
-    def group(self, node: Node, nums: list[Node], out: list[ObservationRecord]) -> None:
+    def _group(self, node: Node, nums: list[Node], out: list[ObservationRecord]) -> None:
         """A Measurement Group, then its members (NUMs at any depth, qualitative items)."""
         tracking_id = tracking_uid = None
         qualitative: list[Node] = []
@@ -288,45 +288,45 @@ class Measurements:
                 if raw and is_valid_uid(raw):
                     tracking_uid = raw
                 elif raw:
-                    self.warn(f"{child.where}: Tracking Unique Identifier {raw!r} is not a UID")
+                    self._warn(f"{child.where}: Tracking Unique Identifier {raw!r} is not a UID")
             elif child.vt in ("CODE", "TEXT") and child.concept not in NOT_QUALITATIVE:
                 if child.rel in CONTEXT_RELATIONSHIPS:
-                    self.warn(f"{child.where}: context item {child.name()} left out")
+                    self._warn(f"{child.where}: context item {child.name()} left out")
                 else:
                     qualitative.append(child)
         src = self.sel.source_item(node)
         # the selections the group names itself: what its measurements are of, unless
         # a measurement names its own (a SCOORD INFERRED FROM a NUM)
-        fallback = [k for k in self.own_keys(node) if k != src]
+        fallback = [k for k in self._own_keys(node) if k != src]
         derived = list(fallback)
         index = len(out)
         members: list[str] = []
         for num in nums:
             if num.rel in CONTEXT_RELATIONSHIPS:
-                self.warn(
+                self._warn(
                     f"{num.where}: NUM {num.name()} is context ({num.rel}): not a measurement"
                 )
                 continue
             try:
-                rec = self.measurement(num, fallback)
+                rec = self._measurement(num, fallback)
             except ITEM_ERRORS as e:
-                self.warn(f"{num.where}: {why(e)}: left out")
+                self._warn(f"{num.where}: {why(e)}: left out")
                 continue
             if rec is not None:
                 out.append(rec)
                 members.append(rec.key)
                 derived.extend(k for k in rec.derived_from if k not in derived)
         for child in qualitative:
-            rec = self.evaluation(child, node, fallback)
+            rec = self._evaluation(child, node, fallback)
             if rec is not None:
                 out.append(rec)
                 members.append(rec.key)
         if src and src not in derived:
             derived.append(src)
-        mods = self.modifiers(node)
+        mods = self._modifiers(node)
         out.insert(
             index,
-            self.record(
+            self._record(
                 node,
                 ObservationKind.GROUP,
                 code=MEASUREMENT_GROUP,
@@ -336,50 +336,52 @@ class Measurements:
                 method=mods.get("method"),
                 tracking_id=tracking_id,
                 tracking_uid=tracking_uid,
-                device=self.algorithm(node) or self.doc.device,
+                device=self._algorithm(node) or self.doc.device,
                 derived_from=tuple(derived),
                 members=tuple(members),
             ),
         )
 
-    def evaluation(self, child: Node, group: Node, fallback: list[str]) -> ObservationRecord | None:
+    def _evaluation(
+        self, child: Node, group: Node, fallback: list[str]
+    ) -> ObservationRecord | None:
         """A qualitative evaluation: a CODE or TEXT item of a measurement group."""
         code = code_of(child.item, ConceptNameCodeSequence)
         if code is None:
-            self.warn(f"{child.where}: {child.vt} without a concept name: left out")
+            self._warn(f"{child.where}: {child.vt} without a concept name: left out")
             return None
         value_code = code_of(child.item, ConceptCodeSequence) if child.vt == "CODE" else None
         value_text = get_text(child.item, TextValue) if child.vt == "TEXT" else None
         if value_code is None and value_text is None:
-            self.warn(f"{child.where}: {child.name()} has no value: left out")
+            self._warn(f"{child.where}: {child.name()} has no value: left out")
             return None
         derived = list(fallback)
         own_src = self.sel.source_item(child)
         if own_src:
             derived.append(own_src)
-        return self.record(
+        return self._record(
             child,
             ObservationKind.QUALITATIVE,
             code=code,
             value_code=value_code,
             value_text=value_text,
-            device=self.algorithm(group) or self.doc.device,
+            device=self._algorithm(group) or self.doc.device,
             derived_from=tuple(derived),
         )
 
-    def guarded(self, node: Node, step: Callable[[Node], None]) -> None:
+    def _guarded(self, node: Node, step: Callable[[Node], None]) -> None:
         """Run one step on ``node``; a content item that cannot be read is reported and left out."""
         try:
             step(node)
         except ITEM_ERRORS as e:
-            self.warn(f"{node.where}: {why(e)}: left out")
+            self._warn(f"{node.where}: {why(e)}: left out")
 
-    def loose_num(self, node: Node, out: list[ObservationRecord]) -> None:
+    def _loose_num(self, node: Node, out: list[ObservationRecord]) -> None:
         if node.rel in CONTEXT_RELATIONSHIPS:
-            self.warn(
+            self._warn(
                 f"{node.where}: NUM {node.name()} is context ({node.rel}): not an observation"
             )
             return
-        rec = self.measurement(node, [])
+        rec = self._measurement(node, [])
         if rec is not None:
             out.append(rec)

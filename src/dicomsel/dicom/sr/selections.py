@@ -86,6 +86,12 @@ class Spec:
     body_site: Code | None = None
 
     def add(self, inst: Instance) -> None:
+        """Add an instance, merged with the one of the same UID; a whole instance wins.
+
+        Parameters
+        ----------
+        inst : Instance
+        """
         prior = self.instances.get(inst.uid)
         if prior is None:
             self.instances[inst.uid] = inst
@@ -135,17 +141,17 @@ class Selections:
                 continue
             try:
                 if node.vt == "SCOORD":
-                    self.scoord(node)
+                    self._scoord(node)
                 elif node.vt == "SCOORD3D":
-                    self.scoord3d(node)
+                    self._scoord3d(node)
                 elif node.vt == "TCOORD":
-                    self.tcoord(node)
+                    self._tcoord(node)
                 elif node.vt in REFERENCE_TYPES:
-                    self.reference(node)
+                    self._reference(node)
             except ITEM_ERRORS as e:
-                self.warn(f"{node.where}: {why(e)}: left out")
-        self.segment_focus()
-        self.evidence_selections()
+                self._warn(f"{node.where}: {why(e)}: left out")
+        self._segment_focus()
+        self._evidence_selections()
 
     def selections(self) -> list[Selection]:
         """The selections made, in the order they were first made.
@@ -181,40 +187,40 @@ class Selections:
             )
         return out
 
-    def warn(self, message: str) -> None:
+    def _warn(self, message: str) -> None:
         self.ctx.warn(message)
 
-    def place(self, uid: str, sop_class: str | None) -> tuple[str | None, str | None, str | None]:
+    def _place(self, uid: str, sop_class: str | None) -> tuple[str | None, str | None, str | None]:
         """Study, series and class of a referenced instance, from the evidence."""
         ev = self.evidence.where.get(uid)
         if ev is None:
             if uid not in self.unlisted:
                 self.unlisted.add(uid)
-                self.warn(
+                self._warn(
                     f"instance {uid} is not listed in the evidence "
                     f"({attr_name('CurrentRequestedProcedureEvidenceSequence')}): "
                     "its study and series are unknown"
                 )
             return None, None, sop_class
         if sop_class and ev.sop_class and sop_class != ev.sop_class:
-            self.warn(
+            self._warn(
                 f"instance {uid}: SOP class {sop_class} in the content tree but {ev.sop_class} "
                 "in the evidence; the content tree's is kept"
             )
         return ev.study, ev.series, sop_class or ev.sop_class
 
-    def spec(self, key: str, code: Code, study: str | None, series: str | None) -> Spec:
+    def _spec(self, key: str, code: Code, study: str | None, series: str | None) -> Spec:
         s = self.specs.get(key)
         if s is None:
             s = self.specs[key] = Spec(key, code, study, series)
         return s
 
-    def referenced(self, node: Node) -> list[tuple[str, str | None, list[int], list[int]]]:
+    def _referenced(self, node: Node) -> list[tuple[str, str | None, list[int], list[int]]]:
         """(uid, class, frames, segments) of each Referenced SOP Sequence item of ``node``."""
         out: list[tuple[str, str | None, list[int], list[int]]] = []
         seq = get_seq(node.item, ReferencedSOPSequence)
         if not seq:
-            self.warn(f"{node.where}: {attr_name('ReferencedSOPSequence')} is missing: left out")
+            self._warn(f"{node.where}: {attr_name('ReferencedSOPSequence')} is missing: left out")
             return out
         for sop in seq:
             where = f"{node.where} > {attr_name('ReferencedSOPInstanceUID')}"
@@ -247,7 +253,7 @@ class Selections:
                 )
             out.append((uid, cls, frames, segments))
             if node.vt == "WAVEFORM" and get_numbers(sop, ReferencedWaveformChannels):
-                self.warn(
+                self._warn(
                     f"{node.where}: {attr_name('ReferencedWaveformChannels')} has no place in "
                     "ImagingSelection: the whole waveform is selected"
                 )
@@ -255,7 +261,7 @@ class Selections:
                 out.append((*sop_reference(ps, self.ctx, where, where, get_text), [], []))
         return out
 
-    def group_site(self, group: Node | None) -> Code | None:
+    def _group_site(self, group: Node | None) -> Code | None:
         if group is None:
             return None
         key = id(group)
@@ -270,7 +276,16 @@ class Selections:
 
     def source_item(self, node: Node) -> str | None:
         """Key of the Original Source selection of ``node`` (the SR, subset = its
-        Observation UID); made on first use, None when the item has no valid UID."""
+        Observation UID); made on first use, None when the item has no valid UID.
+
+        Parameters
+        ----------
+        node : Node
+
+        Returns
+        -------
+        str or None
+        """
         key = self.item_keys.get(id(node))
         if key is not None:
             return key
@@ -278,7 +293,7 @@ class Selections:
         if uid is None:
             return None
         key = f"sr|item|{dotted(node.path)}"
-        s = self.spec(key, ORIGINAL_SOURCE, self.doc.study, self.doc.series)
+        s = self._spec(key, ORIGINAL_SOURCE, self.doc.study, self.doc.series)
         s.add(
             Instance(
                 uid=self.doc.source_uid,
@@ -291,29 +306,38 @@ class Selections:
         return key
 
     def observation_uid(self, node: Node) -> str | None:
-        """The item's Observation UID; an invalid one is reported (once) and left out."""
+        """The item's Observation UID; an invalid one is reported (once) and left out.
+
+        Parameters
+        ----------
+        node : Node
+
+        Returns
+        -------
+        str or None
+        """
         key = id(node)
         if key in self.obs_uids:
             return self.obs_uids[key]
         raw = get_text(node.item, ObservationUID)
         if raw is not None and not is_valid_uid(raw):
-            self.warn(f"{node.where}: {_A_OBSERVATION_UID} {raw!r} is not a valid UID: left out")
+            self._warn(f"{node.where}: {_A_OBSERVATION_UID} {raw!r} is not a valid UID: left out")
             raw = None
         self.obs_uids[key] = raw
         return raw
 
-    def focus_for(self, node: Node) -> list[str]:
+    def _focus_for(self, node: Node) -> list[str]:
         group = node.group
         if group is None:
             return []
         key = self.source_item(group)
         return [key] if key else []
 
-    def scoord(self, node: Node) -> None:
+    def _scoord(self, node: Node) -> None:
         gtype = (get_text(node.item, GraphicType) or "").upper()
         rtype = REGION_TYPES_2D.get(gtype)
         if rtype is None:
-            self.warn(
+            self._warn(
                 f"{node.where}: {_A_GRAPHIC_TYPE} {gtype or '(none)'!r} is not a 2D graphic type: "
                 "region left out"
             )
@@ -321,7 +345,7 @@ class Selections:
         try:
             region = Region2D(rtype, tuple(_floats(get_numbers(node.item, GraphicData))))
         except InvalidInputError as e:
-            self.warn(f"{node.where}: {_A_GRAPHIC_DATA} {e.reason}: region left out")
+            self._warn(f"{node.where}: {_A_GRAPHIC_DATA} {e.reason}: region left out")
             return
         images = [c for c in node.children if c.rel == "SELECTED FROM"]
         targets = []
@@ -331,45 +355,45 @@ class Selections:
             if target is not None and target.vt == "IMAGE":
                 targets.append(target)
             elif target is not None:
-                self.warn(f"{node.where}: SELECTED FROM {target.where} is not an IMAGE item")
+                self._warn(f"{node.where}: SELECTED FROM {target.where} is not an IMAGE item")
         if not targets:
-            self.warn(
+            self._warn(
                 f"{node.where}: SCOORD has no SELECTED FROM image: its {rtype} region "
                 "has no image to be on and is left out"
             )
             return
-        refs = self.referenced(targets[0])
+        refs = self._referenced(targets[0])
         if not refs:
             return
         if len(targets) > 1 or len(refs) > 1:
-            self.warn(f"{node.where}: SCOORD selected from more than one image: the first is used")
+            self._warn(f"{node.where}: SCOORD selected from more than one image: the first is used")
         uid, cls, frames, _segments = refs[0]
-        study, series, cls = self.place(uid, cls)
+        study, series, cls = self._place(uid, cls)
         if node.concept is not None and node.concept != IMAGE_REGION_NAME:
-            self.warn(
+            self._warn(
                 f"{node.where}: concept name {node.name()} is not kept: "
                 "the selection's code is DCM 111030 Image Region"
             )
         key = f"sr|region|{dotted(node.path)}"
-        s = self.spec(key, IMAGE_REGION, study, series)
+        s = self._spec(key, IMAGE_REGION, study, series)
         s.add(Instance(uid=uid, sop_class_uid=cls, frames=tuple(frames), regions_2d=(region,)))
-        s.focus = self.focus_for(node)
-        s.body_site = self.group_site(node.group)
+        s.focus = self._focus_for(node)
+        s.body_site = self._group_site(node.group)
         self.selected.add(uid)
         node.keys.append(key)
 
-    def scoord3d(self, node: Node) -> None:
+    def _scoord3d(self, node: Node) -> None:
         gtype = (get_text(node.item, GraphicType) or "").upper()
         rtype = REGION_TYPES_3D.get(gtype)
         if rtype is None:
-            self.warn(
+            self._warn(
                 f"{node.where}: {_A_GRAPHIC_TYPE} {gtype or '(none)'!r} is not a 3D graphic type: "
                 "region left out"
             )
             return
         for_uid = get_text(node.item, ReferencedFrameOfReferenceUID)
         if for_uid is None or not is_valid_uid(for_uid):
-            self.warn(
+            self._warn(
                 f"{node.where}: {attr_name('ReferencedFrameOfReferenceUID')} "
                 f"{'is missing' if for_uid is None else repr(for_uid) + ' is not a valid UID'}: "
                 "3D region left out"
@@ -378,12 +402,12 @@ class Selections:
         try:
             region = Region3D(rtype, tuple(_floats(get_numbers(node.item, GraphicData))), for_uid)
         except InvalidInputError as e:
-            self.warn(f"{node.where}: {_A_GRAPHIC_DATA} {e.reason}: region left out")
+            self._warn(f"{node.where}: {_A_GRAPHIC_DATA} {e.reason}: region left out")
             return
         code = VOLUME_SURFACE if node.concept == VOLUME_SURFACE_NAME else IMAGE_REGION
         uid = self.observation_uid(node)
         key = f"sr|region3d|{dotted(node.path)}"
-        s = self.spec(key, code, self.doc.study, self.doc.series)
+        s = self._spec(key, code, self.doc.study, self.doc.series)
         s.frame_of_reference_uid = for_uid
         s.add(
             Instance(
@@ -393,52 +417,52 @@ class Selections:
                 regions_3d=(region,),
             )
         )
-        s.focus = self.focus_for(node)
-        s.body_site = self.group_site(node.group)
+        s.focus = self._focus_for(node)
+        s.body_site = self._group_site(node.group)
         node.keys.append(key)
 
-    def tcoord(self, node: Node) -> None:
+    def _tcoord(self, node: Node) -> None:
         for child in node.children:
             if child.rel == "SELECTED FROM":
                 self.consumed.add(id(child))
-        self.warn(
+        self._warn(
             f"{node.where}: TCOORD {node.name()} (a temporal range) has no place in "
             "ImagingSelection: left out"
         )
 
-    def reference(self, node: Node) -> None:
-        refs = self.referenced(node)
+    def _reference(self, node: Node) -> None:
+        refs = self._referenced(node)
         if not refs:
             return
         concept = code_of(node.item, ConceptNameCodeSequence) if node.concept else None
         scope = dotted(node.group.path) if node.group is not None else "doc"
         for uid, cls, frames, segments in refs:
-            study, series, cls = self.place(uid, cls)
+            study, series, cls = self._place(uid, cls)
             self.selected.add(uid)
             if segments:
                 key = f"sr|segment|{dotted(node.path)}|{uid}"
-                s = self.spec(key, concept or REFERENCED_SEGMENT, study, series)
+                s = self._spec(key, concept or REFERENCED_SEGMENT, study, series)
                 s.add(
                     Instance(
                         uid=uid, sop_class_uid=cls, segments=tuple(segments), frames=tuple(frames)
                     )
                 )
-                s.focus = self.focus_for(node)
-                s.body_site = self.group_site(node.group)
+                s.focus = self._focus_for(node)
+                s.body_site = self._group_site(node.group)
                 node.keys.append(key)
                 continue
-            code = concept or self.container_code(node)
+            code = concept or self._container_code(node)
             key = f"sr|ref|{scope}|{code_key(code, text_apart=True)}|{study or ''}|{series or ''}"
-            s = self.spec(key, code, study, series)
+            s = self._spec(key, code, study, series)
             s.add(Instance(uid=uid, sop_class_uid=cls, frames=tuple(frames)))
             if not s.focus:
-                s.focus = self.focus_for(node)
+                s.focus = self._focus_for(node)
             if s.body_site is None:
-                s.body_site = self.group_site(node.group)
+                s.body_site = self._group_site(node.group)
             if key not in node.keys:
                 node.keys.append(key)
 
-    def container_code(self, node: Node) -> Code:
+    def _container_code(self, node: Node) -> Code:
         """The concept name of the nearest enclosing container, else the document title."""
         current = node.parent
         while current is not None:
@@ -449,7 +473,7 @@ class Selections:
             current = current.parent
         return self.doc.title
 
-    def segment_focus(self) -> None:
+    def _segment_focus(self) -> None:
         """Referenced segments focus on their group's Source Image for Segmentation selections."""
         sources: dict[int, list[str]] = {}
         segments: dict[int, list[str]] = {}
@@ -466,7 +490,7 @@ class Selections:
                 spec = self.specs[key]
                 spec.focus = [*dict.fromkeys(k for k in keys if k not in spec.focus), *spec.focus]
 
-    def evidence_selections(self) -> None:
+    def _evidence_selections(self) -> None:
         """Evidence instances the content tree does not select: one selection per series."""
         for uid in self.evidence.order:
             if uid in self.selected:
@@ -474,6 +498,6 @@ class Selections:
             ev = self.evidence.where[uid]
             code = EVIDENCE_CODE if ev.kind == "current" else OTHER_EVIDENCE_CODE
             key = f"sr|evidence|{ev.kind}|{ev.study}|{ev.series}"
-            self.spec(key, code, ev.study, ev.series).add(
+            self._spec(key, code, ev.study, ev.series).add(
                 Instance(uid=uid, sop_class_uid=ev.sop_class)
             )

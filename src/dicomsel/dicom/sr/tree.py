@@ -74,9 +74,16 @@ class Node:
 
     @property
     def where(self) -> str:
+        """``content item 1.2 (NUM)``: the item as messages name it."""
         return f"content item {dotted(self.path)} ({self.vt or 'by reference'})"
 
     def name(self) -> str:
+        """The item's concept name, quoted, for messages.
+
+        Returns
+        -------
+        str
+        """
         code = code_of(self.item, ConceptNameCodeSequence)
         return repr(code.meaning or code.value) if code is not None else "(no concept name)"
 
@@ -91,7 +98,17 @@ def _ref_path(raw: object) -> tuple[int, ...]:
 
 
 def walk(ds: Dataset) -> list[Node]:
-    """Every content item in document order, root first; iterative, so any depth."""
+    """Every content item in document order, root first; iterative, so any depth.
+
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+        The document: the root node.
+
+    Returns
+    -------
+    list of Node
+    """
     root = Node(ds, (1,), None)
     nodes: list[Node] = []
     stack = [root]
@@ -129,8 +146,7 @@ class Tree:
         self.by_path = {n.path: n for n in self.nodes}
         self.resolved: dict[int, Node | None] = {}
 
-    def warn(self, message: str) -> None:
-        """Report on the read context."""
+    def _warn(self, message: str) -> None:
         self.ctx.warn(message)
 
     def resolve(self, node: Node) -> Node | None:
@@ -138,6 +154,14 @@ class Tree:
 
         A reference to the item itself or one of its ancestors, or a chain of
         references that comes back on itself, is a loop.
+
+        Parameters
+        ----------
+        node : Node
+
+        Returns
+        -------
+        Node or None
         """
         cached = self.resolved.get(id(node), node)
         if cached is not node:
@@ -155,10 +179,10 @@ class Tree:
         target = self.by_path.get(current.ref)
         where = f"{current.where}: {attr_name('ReferencedContentItemIdentifier')}"
         if target is None:
-            self.warn(f"{where} {dotted(current.ref)!r} names no content item: left out")
+            self._warn(f"{where} {dotted(current.ref)!r} names no content item: left out")
             return None
         if target.path in seen or node.path[: len(target.path)] == target.path:
-            self.warn(
+            self._warn(
                 f"{where} {dotted(current.ref)}: by-reference loop "
                 f"(back to {dotted(target.path)}): left out"
             )
@@ -167,7 +191,16 @@ class Tree:
         return target
 
     def children(self, node: Node) -> Iterator[Node]:
-        """The children of ``node``, by-reference ones resolved to their targets."""
+        """The children of ``node``, by-reference ones resolved to their targets.
+
+        Parameters
+        ----------
+        node : Node
+
+        Yields
+        ------
+        Node
+        """
         for child in node.children:
             if child.ref is None:
                 yield child
