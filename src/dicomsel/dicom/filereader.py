@@ -32,7 +32,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from dicomsel.dicom import tags
-from dicomsel.dicom.scanner import element_end
+from dicomsel.dicom.scanner import UNDEFINED, element_end
 from dicomsel.errors import DicomselError, InvalidInputError, NotDicomError
 
 __all__ = [
@@ -342,7 +342,7 @@ def _check_complete(ds: Dataset, path: str, stopped_at: int | None = None) -> No
             return
         elem = raw[next(reversed(raw))]  # the last element read: last in file order
         if isinstance(elem, RawDataElement):
-            if elem.length == 0xFFFFFFFF:
+            if elem.length == UNDEFINED:
                 return
             end = elem.value_tell + elem.length + extra
             break
