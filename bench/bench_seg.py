@@ -70,8 +70,8 @@ if mode == "baseline":
     walk(dcmread(path))
 else:
     import logging
-    from dicomsel.convert import ConvertOptions, convert
-    from dicomsel.dicom.common import ReadOptions
+    from dicomsel.pipeline import ConvertOptions, convert
+    from dicomsel.dicom import ReadOptions
     from dicomsel.fhir import serialise
     from dicomsel.fhir.r5 import validate_r5
 
@@ -101,7 +101,7 @@ def peak():
 atexit.register(peak)
 sys.argv = ["dicomsel", *sys.argv[1:]]
 if sys.argv[1:] == ["--import-only"]:
-    import dicomsel.cli.main, dicomsel.convert  # noqa: E401
+    import dicomsel.cli.main, dicomsel.pipeline  # noqa: E401
 else:
     runpy.run_module("dicomsel", run_name="__main__")
 """

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from dicomsel import ConvertOptions, convert
-from dicomsel.dicom.common import ReadOptions
+from dicomsel.dicom.context import ReadOptions
 
 from conftest import SAMPLES, resources_of
 from segfiles import Roi, ct_slices, enhanced_ct, make_rtstruct, make_seg, save

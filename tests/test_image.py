@@ -15,7 +15,7 @@ from pydicom.sequence import Sequence as DicomSequence
 
 from dicomsel import read_file
 from dicomsel.dicom import reader_for
-from dicomsel.dicom.common import ReadOptions
+from dicomsel.dicom.context import ReadOptions
 from dicomsel.dicom.image import (
     DEFAULT_CODE,
     body_part_code,

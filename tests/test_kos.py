@@ -10,7 +10,7 @@ from pydicom.sequence import Sequence
 
 from dicomsel import read_file
 from dicomsel.dicom import read_dataset
-from dicomsel.dicom.common import ReadOptions
+from dicomsel.dicom.context import ReadOptions
 from dicomsel.errors import InvalidInputError, InvalidUIDError
 
 from kosfiles import (

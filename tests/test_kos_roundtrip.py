@@ -25,7 +25,7 @@ from pydicom.dataset import Dataset
 
 from dicomsel import terminology
 from dicomsel.dicom import read_dataset, read_file
-from dicomsel.dicom.common import ReadOptions, ReadResult
+from dicomsel.dicom.context import ReadOptions, ReadResult
 from dicomsel.fhir import from_imaging_selection, r5, read_fhir
 from dicomsel.kos import Context, write_kos
 from dicomsel.model import Selection

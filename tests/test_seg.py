@@ -13,7 +13,7 @@ from pydicom.sequence import Sequence as DicomSequence
 from dicomsel import read_file
 from dicomsel.dicom import load, read_dataset
 from dicomsel.dicom import seg as seg_module
-from dicomsel.dicom.common import ReadOptions
+from dicomsel.dicom.context import ReadOptions
 from dicomsel.dicom.seg import SOURCE_IMAGE_CODE
 from dicomsel.errors import InvalidInputError
 from dicomsel.model import Selection

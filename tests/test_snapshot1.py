@@ -12,7 +12,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from dicomsel import dicom
-from dicomsel.dicom.common import ReadOptions
+from dicomsel.dicom.context import ReadOptions
 from dicomsel.errors import InvalidInputError, UnsupportedObjectError, ValidationError
 from dicomsel.fhir import FLAVOURS, detect_flavour, read_fhir, snapshot1
 from dicomsel.model import (

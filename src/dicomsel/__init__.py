@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from dicomsel.dicom import read_dataset, read_file
-from dicomsel.dicom.common import ReadOptions, ReadResult
+from dicomsel.dicom import ReadOptions, ReadResult, read_dataset, read_file
 from dicomsel.errors import (
     DicomselError,
     InvalidInputError,

@@ -22,7 +22,7 @@ from typing import Any
 
 from dicomsel import fhir
 from dicomsel.dicom import ReadOptions, image
-from dicomsel.dicom.common import attr_name
+from dicomsel.dicom.values import attr_name
 from dicomsel.errors import (
     DicomselError,
     Issue,

@@ -19,6 +19,7 @@ __all__ = [
     "DCM",
     "RTSTRUCT_SOP_CLASSES",
     "SEG_SOP_CLASSES",
+    "SINGLE_FRAME_CLASSES",
     "SOP_CLASS_SYSTEM",
     "RegionType",
     "is_sr_sop_class",
@@ -42,6 +43,29 @@ SEG_SOP_CLASSES = frozenset({"1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.
 #: RT Structure Set Storage: a subset means ROI numbers.
 RTSTRUCT_SOP_CLASSES = frozenset({"1.2.840.10008.5.1.4.1.1.481.3"})
 _SR_PREFIX = "1.2.840.10008.5.1.4.1.1.88."
+
+#: Image classes whose IODs have no Multi-frame Module: their instances are never
+#: multi-frame, so a SEG of them needs no per-frame walk to name source frames.
+SINGLE_FRAME_CLASSES = frozenset(
+    {
+        "1.2.840.10008.5.1.4.1.1.1",  # Computed Radiography Image
+        "1.2.840.10008.5.1.4.1.1.1.1",  # Digital X-Ray Image - For Presentation
+        "1.2.840.10008.5.1.4.1.1.1.1.1",  # Digital X-Ray Image - For Processing
+        "1.2.840.10008.5.1.4.1.1.1.2",  # Digital Mammography X-Ray Image - For Presentation
+        "1.2.840.10008.5.1.4.1.1.1.2.1",  # Digital Mammography X-Ray Image - For Processing
+        "1.2.840.10008.5.1.4.1.1.1.3",  # Digital Intra-Oral X-Ray Image - For Presentation
+        "1.2.840.10008.5.1.4.1.1.1.3.1",  # Digital Intra-Oral X-Ray Image - For Processing
+        "1.2.840.10008.5.1.4.1.1.2",  # CT Image
+        "1.2.840.10008.5.1.4.1.1.4",  # MR Image
+        "1.2.840.10008.5.1.4.1.1.6.1",  # Ultrasound Image
+        "1.2.840.10008.5.1.4.1.1.7",  # Secondary Capture Image
+        "1.2.840.10008.5.1.4.1.1.77.1.1",  # VL Endoscopic Image
+        "1.2.840.10008.5.1.4.1.1.77.1.2",  # VL Microscopic Image
+        "1.2.840.10008.5.1.4.1.1.77.1.3",  # VL Slide-Coordinates Microscopic Image
+        "1.2.840.10008.5.1.4.1.1.77.1.4",  # VL Photographic Image
+        "1.2.840.10008.5.1.4.1.1.128",  # Positron Emission Tomography Image
+    }
+)
 
 
 def is_sr_sop_class(uid: str | None) -> bool:

@@ -19,17 +19,22 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from dicomsel import terminology
-from dicomsel.dicom.common import (
-    ReadContext,
-    ReadResult,
+from dicomsel.dicom import tags
+from dicomsel.dicom.context import ReadContext, ReadResult
+from dicomsel.dicom.identity import based_on, subject
+from dicomsel.dicom.values import (
+    ascii_value,
     attr_name,
-    based_on,
+    author,
     code_from_item,
-    subject,
+    code_key,
+    device,
+    person,
+    sop_class_uid,
+    sop_instance_uid,
     value,
 )
 from dicomsel.model import Code, Identifier, Instance, Performer, Reference, Selection
@@ -38,7 +43,6 @@ __all__ = [
     "DEFAULT_CODE",
     "KEY_PREFIX",
     "Header",
-    "ascii_value",
     "body_part_code",
     "body_site",
     "code_key",
@@ -59,35 +63,20 @@ KEY_PREFIX = "image|"
 # classes whose name does not say "Image Storage" but which are images all the same
 _OTHER_IMAGE_CLASSES = frozenset({"1.2.840.10008.5.1.4.1.1.30"})  # Parametric Map Storage
 
-_SOP_CLASS = 0x00080016
-_SOP_INSTANCE = 0x00080018
-_STUDY = 0x0020000D
-_SERIES = 0x0020000E
-_SERIES_NUMBER = 0x00200011
-_INSTANCE_NUMBER = 0x00200013
-_FRAME_OF_REFERENCE = 0x00200052
-_NUMBER_OF_FRAMES = 0x00280008
-_ANATOMIC_REGION = 0x00082218
-_ANATOMIC_REGION_MODIFIER = 0x00082220
-_BODY_PART = 0x00180015
-_SHARED_GROUPS = 0x52009229
-_FRAME_ANATOMY = 0x00209071
-_CONTENT_CREATOR = 0x00700084
-_MANUFACTURER = 0x00080070
-_MODEL_NAME = 0x00081090
-_DEVICE_UID = 0x00181002
-_AUTHOR = Code(
-    value="AUT",
-    system="http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
-    meaning="author (originator)",
-)
-
 
 def is_image_class(sop_class_uid: str) -> bool:
     """Whether a SOP class stores images: its PS3.6 name says "Image Storage" (or Parametric Map).
 
     Classes pydicom does not name (private or newer than its dictionary) are not
     treated as images.
+
+    Parameters
+    ----------
+    sop_class_uid : str
+
+    Returns
+    -------
+    bool
     """
     if sop_class_uid in _OTHER_IMAGE_CLASSES:
         return True
@@ -96,7 +85,16 @@ def is_image_class(sop_class_uid: str) -> bool:
 
 
 def is_series_selection(sel: Selection) -> bool:
-    """Whether ``sel`` is a per-file image selection that a batch merges per series."""
+    """Whether ``sel`` is a per-file image selection that a batch merges per series.
+
+    Parameters
+    ----------
+    sel : Selection
+
+    Returns
+    -------
+    bool
+    """
     return sel.key.startswith(KEY_PREFIX)
 
 
@@ -153,30 +151,20 @@ def _body_parts() -> dict[str, tuple[str, str]]:
 
 
 def body_part_code(term: str) -> Code | None:
-    """The SNOMED CT code of a Body Part Examined defined term (PS3.16 Annex L), or None."""
+    """The SNOMED CT code of a Body Part Examined defined term (PS3.16 Annex L), or None.
+
+    Parameters
+    ----------
+    term : str
+
+    Returns
+    -------
+    Code or None
+    """
     row = _body_parts().get(term.strip().upper())
     if row is None:
         return None
     return Code(value=row[0], scheme="SCT", meaning=row[1])
-
-
-def ascii_value(ds: Dataset, tag: int) -> str | None:
-    """The text of an ASCII-only element (UI, IS, CS), stripped; None when absent or empty.
-
-    Reads the raw bytes of an element pydicom has not converted yet: its
-    conversion (with value validation) costs more than the rest of an image's
-    reading. The callers check the text themselves (UIDs against PS3.5, numbers).
-    """
-    elements = getattr(ds, "_dict", None)
-    elem = elements.get(tag) if elements is not None else None
-    if isinstance(elem, RawDataElement) and elem.value is not None:
-        text = elem.value.decode("latin-1").strip("\x00 ")
-        return text or None
-    raw = value(ds, tag)
-    if raw is None:
-        return None
-    text = str(raw).strip()
-    return text or None
 
 
 def _int(ds: Dataset, tag: int, keyword: str, ctx: ReadContext) -> int | None:
@@ -215,38 +203,38 @@ class Header:
 def read_header(ds: Dataset, ctx: ReadContext) -> Header:
     """SOP, study, series and patient attributes; missing Type 1 UIDs are reported.
 
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+    ctx : ReadContext
+
+    Returns
+    -------
+    Header
+
     Raises
     ------
     dicomsel.errors.InvalidInputError
         When the SOP Instance UID is missing (also from the file meta) or a UID is invalid.
     """
-    sop_uid = ascii_value(ds, _SOP_INSTANCE)
-    if not sop_uid:
-        meta = ds.get("file_meta")
-        sop_uid = meta.get("MediaStorageSOPInstanceUID") if meta is not None else None
-        if sop_uid:
-            ctx.warn(f"{attr_name('SOPInstanceUID')} is missing: taken from the file meta")
-    if not sop_uid:
-        raise ctx.error("missing (Type 1)", attr_name("SOPInstanceUID"))
-    sop_instance_uid = ctx.uid(sop_uid, attr_name("SOPInstanceUID"))
-    cls = ascii_value(ds, _SOP_CLASS)
-    if not cls:
-        meta = ds.get("file_meta")
-        cls = meta.get("MediaStorageSOPClassUID") if meta is not None else None
-    study = _uid_or_none(ds, _STUDY, "StudyInstanceUID", ctx)
+    instance_uid = sop_instance_uid(ds, ascii_value(ds, tags.SOPInstanceUID), ctx)
+    class_uid = sop_class_uid(ds, ascii_value(ds, tags.SOPClassUID), ctx)
+    study = _uid_or_none(ds, tags.StudyInstanceUID, "StudyInstanceUID", ctx)
     if study is None:
         ctx.warn(f"{attr_name('StudyInstanceUID')} is missing (Type 1): no studyUid")
-    series = _uid_or_none(ds, _SERIES, "SeriesInstanceUID", ctx)
+    series = _uid_or_none(ds, tags.SeriesInstanceUID, "SeriesInstanceUID", ctx)
     if series is None:
         ctx.warn(f"{attr_name('SeriesInstanceUID')} is missing (Type 1): no seriesUid")
     return Header(
-        sop_class_uid=ctx.uid(cls, attr_name("SOPClassUID")),
-        sop_instance_uid=sop_instance_uid,
+        sop_class_uid=class_uid,
+        sop_instance_uid=instance_uid,
         study_instance_uid=study,
         series_instance_uid=series,
-        series_number=_int(ds, _SERIES_NUMBER, "SeriesNumber", ctx),
-        instance_number=_int(ds, _INSTANCE_NUMBER, "InstanceNumber", ctx),
-        frame_of_reference_uid=_uid_or_none(ds, _FRAME_OF_REFERENCE, "FrameOfReferenceUID", ctx),
+        series_number=_int(ds, tags.SeriesNumber, "SeriesNumber", ctx),
+        instance_number=_int(ds, tags.InstanceNumber, "InstanceNumber", ctx),
+        frame_of_reference_uid=_uid_or_none(
+            ds, tags.FrameOfReferenceUID, "FrameOfReferenceUID", ctx
+        ),
         subject=subject(ds, ctx),
         based_on=based_on(ds),
     )
@@ -258,26 +246,42 @@ def creator_performers(ds: Dataset, ctx: ReadContext) -> tuple[Performer, ...]:
     The person becomes a Reference(Practitioner) by display; Manufacturer and
     Manufacturer's Model Name a Reference(Device) by display, with Device UID
     as identifier when present. Both with function v3-ParticipationType AUT.
+
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+    ctx : ReadContext
+
+    Returns
+    -------
+    tuple of Performer
+
+    Raises
+    ------
+    dicomsel.errors.InvalidUIDError
+        When Device UID is invalid.
     """
     out: list[Performer] = []
-    name = value(ds, _CONTENT_CREATOR)
+    name = value(ds, tags.ContentCreatorName)
     text = str(name or "").replace("^", " ").strip()
     text = " ".join(text.split())
     if text:
-        out.append(Performer(Reference("Practitioner", display=text), _AUTHOR))
-    parts = [str(value(ds, t) or "").strip() for t in (_MANUFACTURER, _MODEL_NAME)]
+        out.append(author(person(text)))
+    parts = [
+        str(value(ds, t) or "").strip() for t in (tags.Manufacturer, tags.ManufacturerModelName)
+    ]
     display = " ".join(p for p in parts if p) or None
-    device_uid = value(ds, _DEVICE_UID)
+    device_uid = value(ds, tags.DeviceUID)
     ident = None
     if device_uid and str(device_uid).strip():
         ident = Identifier.dicom_uid(ctx.uid(device_uid, attr_name("DeviceUID")))
     if display or ident:
-        out.append(Performer(Reference("Device", identifier=ident, display=display), _AUTHOR))
+        out.append(author(device(ident, display)))
     return tuple(out)
 
 
 def _region(holder: Dataset, where: str, ctx: ReadContext) -> Code | None:
-    seq = value(holder, _ANATOMIC_REGION)
+    seq = value(holder, tags.AnatomicRegionSequence)
     if not seq:
         return None
     code = code_from_item(seq[0])
@@ -289,7 +293,7 @@ def _region(holder: Dataset, where: str, ctx: ReadContext) -> Code | None:
             f"{where}{attr_name('AnatomicRegionSequence')} has {len(seq)} items: "
             "bodySite holds the first only"
         )
-    if value(seq[0], _ANATOMIC_REGION_MODIFIER):
+    if value(seq[0], tags.AnatomicRegionModifierSequence):
         ctx.warn(
             f"{where}{attr_name('AnatomicRegionModifierSequence')} has no place in "
             f"bodySite.concept: modifiers of {code.meaning or code.value!r} left out"
@@ -306,6 +310,19 @@ def body_site(
     in the Shared Functional Groups' Frame Anatomy Sequence. A Body Part
     Examined value that is not in the shipped table is kept as text, with a
     warning.
+
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+    ctx : ReadContext
+    item : pydicom.dataset.Dataset or None
+        Where to look first.
+    where : str
+        How messages name ``item``.
+
+    Returns
+    -------
+    Code or None
     """
     if item is not None:
         code = _region(item, where, ctx)
@@ -314,14 +331,14 @@ def body_site(
     code = _region(ds, "", ctx)
     if code is not None:
         return code
-    shared = value(ds, _SHARED_GROUPS)
+    shared = value(ds, tags.SharedFunctionalGroupsSequence)
     if shared:
-        anatomy = value(shared[0], _FRAME_ANATOMY)
+        anatomy = value(shared[0], tags.FrameAnatomySequence)
         if anatomy:
             code = _region(anatomy[0], f"{attr_name('SharedFunctionalGroupsSequence')} > ", ctx)
             if code is not None:
                 return code
-    term = ascii_value(ds, _BODY_PART)
+    term = ascii_value(ds, tags.BodyPartExamined)
     if term is None:
         return None
     code = body_part_code(term)
@@ -339,7 +356,7 @@ def _frames(ds: Dataset, ctx: ReadContext) -> tuple[int, ...]:
     wanted = ctx.options.frames
     if not wanted:
         return ()
-    count = _int(ds, _NUMBER_OF_FRAMES, "NumberOfFrames", ctx)
+    count = _int(ds, tags.NumberOfFrames, "NumberOfFrames", ctx)
     if count is None:
         if wanted == (1,):
             return ()  # frame 1 of a single-frame image is the image
@@ -361,11 +378,6 @@ def _list(numbers: tuple[int, ...] | list[int]) -> str:
     return ",".join(str(n) for n in numbers)
 
 
-def code_key(code: Code) -> str:
-    """A short, stable text of a code for selection keys: ``DCM:113000``."""
-    return f"{code.scheme or code.system or ''}:{code.value or code.text or ''}"
-
-
 def read_image(ds: Dataset, ctx: ReadContext) -> ReadResult:
     """Read an image instance into one selection of its series.
 
@@ -373,13 +385,13 @@ def read_image(ds: Dataset, ctx: ReadContext) -> ReadResult:
     ----------
     ds : pydicom.dataset.Dataset
         The image header (Pixel Data is never read).
-    ctx : dicomsel.dicom.common.ReadContext
+    ctx : dicomsel.dicom.context.ReadContext
         ``ctx.options.code`` is the selection's code (default DCM 113000 "Of
         Interest"), ``ctx.options.frames`` the frames to select.
 
     Returns
     -------
-    dicomsel.dicom.common.ReadResult
+    dicomsel.dicom.context.ReadResult
         One selection keyed ``image|<study>|<series>|<code>`` with one instance;
         a batch merges those of one series.
 

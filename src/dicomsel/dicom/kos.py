@@ -14,19 +14,14 @@ from dataclasses import dataclass, field
 
 from pydicom.dataset import Dataset
 
-from dicomsel.dicom.common import (
-    ReadContext,
-    ReadResult,
-    attr_name,
-    based_on,
-    first_code,
-    issued,
-    iter_content,
-    observer_performers,
-    subject,
-    value,
-)
-from dicomsel.model import Code, Endpoint, Identifier, Instance, Selection
+from dicomsel.dicom import tags
+from dicomsel.dicom.content import iter_content, observer_performers
+from dicomsel.dicom.context import ReadContext, ReadResult
+from dicomsel.dicom.evidence import read_evidence, retrieve_endpoints
+from dicomsel.dicom.identity import based_on, subject
+from dicomsel.dicom.references import A_FRAME, A_SEGMENT, check_frames, int_list, sop_reference
+from dicomsel.dicom.values import attr_name, first_code, issued, sop_instance_uid, value
+from dicomsel.model import Code, Identifier, Instance, Selection
 
 __all__ = ["SOP_CLASS_UIDS", "read_kos", "retrieve_endpoints"]
 
@@ -34,21 +29,6 @@ __all__ = ["SOP_CLASS_UIDS", "read_kos", "retrieve_endpoints"]
 SOP_CLASS_UIDS = frozenset({"1.2.840.10008.5.1.4.1.1.88.59"})
 
 _KEY_OBJECT_DESCRIPTION = "113012"
-
-# tags read in the per-reference loops (by tag: no keyword lookup)
-_REF_SOP_SEQ = 0x00081199
-_REF_SOP_CLASS = 0x00081150
-_REF_SOP_INSTANCE = 0x00081155
-_REF_FRAME = 0x00081160
-_REF_SEGMENT = 0x0062000B
-_VALUE_TYPE = 0x0040A040
-_RETRIEVE_TAGS = frozenset({0x00080054, 0x00081190, 0x0040E011})  # AE title, URL, location UID
-_EVIDENCE = "CurrentRequestedProcedureEvidenceSequence"
-_A_EVIDENCE = attr_name(_EVIDENCE)
-_A_INSTANCE = attr_name("ReferencedSOPInstanceUID")
-_A_CLASS = attr_name("ReferencedSOPClassUID")
-_A_FRAME = attr_name("ReferencedFrameNumber")
-_A_SEGMENT = attr_name("ReferencedSegmentNumber")
 _REFERENCE_TYPES = frozenset({"IMAGE", "COMPOSITE", "WAVEFORM"})
 
 
@@ -62,100 +42,6 @@ class _Ref:
     segments: set[int] = field(default_factory=set)
 
 
-@dataclass(slots=True)
-class _Series:
-    study_instance_uid: str
-    series_instance_uid: str
-    endpoints: list[Endpoint] = field(default_factory=list)
-
-
-def _int_list(value: object, what: str, ctx: ReadContext) -> list[int]:
-    if value is None or value == "":
-        return []
-    values = [value] if isinstance(value, str | bytes | int | float) else list(value)  # type: ignore[call-overload]
-    out: list[int] = []
-    for v in values:
-        try:
-            out.append(int(v))
-        except (TypeError, ValueError) as e:
-            raise ctx.error(f"{v!r} is not a number", what) from e
-    if len(set(out)) != len(out):
-        dup = sorted({v for v in out if out.count(v) > 1})
-        raise ctx.error(f"duplicate number(s) {dup} in one reference", what)
-    return out
-
-
-def _evidence(
-    ds: Dataset, ctx: ReadContext
-) -> tuple[dict[str, tuple[str, str | None]], dict[tuple[str, str], _Series], list[str]]:
-    """Read the evidence: instance -> (series key, class); series; instances in order."""
-    where: dict[str, tuple[str, str | None]] = {}
-    series: dict[tuple[str, str], _Series] = {}
-    order: list[str] = []
-    attr = attr_name("CurrentRequestedProcedureEvidenceSequence")
-    for study_item in ds.get("CurrentRequestedProcedureEvidenceSequence") or ():
-        study_uid = ctx.uid(study_item.get("StudyInstanceUID"), f"{attr} > StudyInstanceUID")
-        for series_item in study_item.get("ReferencedSeriesSequence") or ():
-            series_uid = ctx.uid(
-                series_item.get("SeriesInstanceUID"), f"{attr} > SeriesInstanceUID"
-            )
-            key = (study_uid, series_uid)
-            s = series.get(key)
-            if s is None:
-                s = series[key] = _Series(study_uid, series_uid)
-            for ep in retrieve_endpoints(series_item, ctx):
-                if ep not in s.endpoints:
-                    s.endpoints.append(ep)
-            for sop in value(series_item, _REF_SOP_SEQ) or ():
-                uid = ctx.uid(
-                    value(sop, _REF_SOP_INSTANCE),
-                    f"{attr} > {attr_name('ReferencedSOPInstanceUID')}",
-                )
-                cls = value(sop, _REF_SOP_CLASS)
-                cls_uid = (
-                    ctx.uid(cls, f"{attr} > {attr_name('ReferencedSOPClassUID')}") if cls else None
-                )
-                for ep in retrieve_endpoints(sop, ctx):
-                    if ep not in s.endpoints:
-                        s.endpoints.append(ep)
-                prior = where.get(uid)
-                if prior is not None and prior[0] != f"{study_uid}|{series_uid}":
-                    raise ctx.error(
-                        f"instance {uid} is listed in two series ({prior[0]} and "
-                        f"{study_uid}|{series_uid})",
-                        attr,
-                    )
-                if prior is None:
-                    order.append(uid)
-                where[uid] = (f"{study_uid}|{series_uid}", cls_uid or (prior[1] if prior else None))
-    return where, series, order
-
-
-def retrieve_endpoints(item: Dataset, ctx: ReadContext) -> list[Endpoint]:
-    """Retrieve AE Title (+ Retrieve Location UID) and Retrieve URL of an evidence item.
-
-    An AE title and a location UID name one DIMSE location and make one
-    endpoint; a Retrieve URL is a DICOMweb (or WADO-URI) endpoint of its own.
-    """
-    out: list[Endpoint] = []
-    if _RETRIEVE_TAGS.isdisjoint(item.keys()):
-        return out  # the common case, checked without keyword lookups
-    loc_raw = str(item.get("RetrieveLocationUID", "") or "").strip()
-    loc = ctx.uid(loc_raw, attr_name("RetrieveLocationUID")) if loc_raw else None
-    ae = item.get("RetrieveAETitle")
-    titles = [] if not ae else [ae] if isinstance(ae, str) else list(ae)
-    titles = [str(t).strip() for t in titles if str(t).strip()]
-    for t in titles:
-        out.append(Endpoint(kind="dicom-dimse", ae_title=t, location_uid=loc))
-    if loc and not titles:
-        out.append(Endpoint(kind="dicom-dimse", location_uid=loc))
-    url = str(item.get("RetrieveURL", "") or "").strip()
-    if url:
-        kind = "dicom-wado-uri" if "requesttype=wado" in url.lower() else "dicom-wado-rs"
-        out.append(Endpoint(kind=kind, address=url))
-    return out
-
-
 def read_kos(ds: Dataset, ctx: ReadContext) -> ReadResult:
     """Read a Key Object Selection Document into selections, one per (study, series).
 
@@ -163,12 +49,12 @@ def read_kos(ds: Dataset, ctx: ReadContext) -> ReadResult:
     ----------
     ds : pydicom.dataset.Dataset
         The KOS, header read (no pixel data in a KOS anyway).
-    ctx : dicomsel.dicom.common.ReadContext
+    ctx : dicomsel.dicom.context.ReadContext
         The file path, options and the warning list.
 
     Returns
     -------
-    dicomsel.dicom.common.ReadResult
+    dicomsel.dicom.context.ReadResult
 
     Raises
     ------
@@ -176,14 +62,10 @@ def read_kos(ds: Dataset, ctx: ReadContext) -> ReadResult:
         When the document references nothing, a reference has an invalid UID
         or a duplicate frame/segment number.
     """
-    sop_uid = ds.get("SOPInstanceUID") or ds.get("file_meta", Dataset()).get(
-        "MediaStorageSOPInstanceUID"
-    )
-    if not ds.get("SOPInstanceUID") and sop_uid:
-        ctx.warn(f"{attr_name('SOPInstanceUID')} is missing: taken from the file meta")
-    source_uid = ctx.uid(sop_uid, attr_name("SOPInstanceUID"))
+    source_uid = sop_instance_uid(ds, ds.get("SOPInstanceUID"), ctx, required=False)
 
-    where, series, evidence_order = _evidence(ds, ctx)
+    evidence = read_evidence(ds, ctx)
+    where = evidence.where
     if not ds.get("CurrentRequestedProcedureEvidenceSequence"):
         ctx.warn(
             f"{attr_name('CurrentRequestedProcedureEvidenceSequence')} is missing or empty "
@@ -192,7 +74,7 @@ def read_kos(ds: Dataset, ctx: ReadContext) -> ReadResult:
 
     if "ContentSequence" not in ds:
         ctx.warn(f"{attr_name('ContentSequence')} is missing (Type 1): only the evidence is read")
-    title = first_code(ds, "ConceptNameCodeSequence")
+    title = first_code(ds, tags.ConceptNameCodeSequence)
     if title is None:
         ctx.warn(
             f"{attr_name('ConceptNameCodeSequence')} (document title) is missing: "
@@ -205,9 +87,9 @@ def read_kos(ds: Dataset, ctx: ReadContext) -> ReadResult:
     description_parts: list[str] = []
     root_items = list(ds.get("ContentSequence") or ())
     for item, _depth in iter_content(ds):
-        vt = str(value(item, _VALUE_TYPE) or "").strip()
+        vt = str(value(item, tags.ValueType) or "").strip()
         if vt == "TEXT":
-            concept = first_code(item, "ConceptNameCodeSequence")
+            concept = first_code(item, tags.ConceptNameCodeSequence)
             if concept is not None and concept.value == _KEY_OBJECT_DESCRIPTION:
                 text = str(item.get("TextValue", "")).strip()
                 if text:
@@ -220,10 +102,10 @@ def read_kos(ds: Dataset, ctx: ReadContext) -> ReadResult:
             continue
         if vt not in _REFERENCE_TYPES:
             continue
-        for sop in value(item, _REF_SOP_SEQ) or ():
+        for sop in value(item, tags.ReferencedSOPSequence) or ():
             _add_ref(sop, vt, refs, content_order, ctx)
             # IMAGE items may name the presentation state to show the image with
-            for ps in value(sop, _REF_SOP_SEQ) or ():
+            for ps in value(sop, tags.ReferencedSOPSequence) or ():
                 _add_ref(ps, "COMPOSITE", refs, content_order, ctx, whole=True)
 
     if not refs and not where:
@@ -234,14 +116,15 @@ def read_kos(ds: Dataset, ctx: ReadContext) -> ReadResult:
 
     # group by series: content tree order first, then evidence-only instances
     groups: dict[str, list[Instance]] = {}
-    for uid in content_order + [u for u in evidence_order if u not in refs]:
+    for uid in content_order + [u for u in evidence.order if u not in refs]:
         r = refs.get(uid)
         ev = where.get(uid)
-        cls = (r.sop_class_uid if r else None) or (ev[1] if ev else None)
-        if r and ev and r.sop_class_uid and ev[1] and r.sop_class_uid != ev[1]:
+        ev_class = ev.sop_class if ev else None
+        cls = (r.sop_class_uid if r else None) or ev_class
+        if r and ev and r.sop_class_uid and ev_class and r.sop_class_uid != ev_class:
             ctx.warn(
                 f"instance {uid}: SOP class {r.sop_class_uid} in the content tree but "
-                f"{ev[1]} in the evidence; the content tree's is kept"
+                f"{ev_class} in the evidence; the content tree's is kept"
             )
         if ev is None:
             ctx.warn(
@@ -251,7 +134,7 @@ def read_kos(ds: Dataset, ctx: ReadContext) -> ReadResult:
             )
             key = "|"
         else:
-            key = ev[0]
+            key = f"{ev.study}|{ev.series}"
         whole = r is None or r.whole
         inst = Instance(
             uid=uid,
@@ -271,7 +154,7 @@ def read_kos(ds: Dataset, ctx: ReadContext) -> ReadResult:
     result = ReadResult(sop_class_uid=str(ds.get("SOPClassUID", "")), sop_instance_uid=source_uid)
     for key in sorted(groups):
         study_uid, series_uid = key.split("|")
-        s = series.get((study_uid, series_uid))
+        eps = evidence.endpoints.get((study_uid, series_uid))
         result.selections.append(
             Selection(
                 key=f"kos|{key}",
@@ -285,7 +168,7 @@ def read_kos(ds: Dataset, ctx: ReadContext) -> ReadResult:
                 subject=subj,
                 issued=when,
                 performers=performers,
-                endpoints=tuple(s.endpoints) if s else (),
+                endpoints=tuple(eps) if eps else (),
                 description=description,
             )
         )
@@ -301,27 +184,21 @@ def _add_ref(
     ctx: ReadContext,
     whole: bool = False,
 ) -> None:
-    where = f"ContentSequence {vt} item > {attr_name('ReferencedSOPInstanceUID')}"
-    uid = ctx.uid(value(sop, _REF_SOP_INSTANCE), where)
-    cls = value(sop, _REF_SOP_CLASS)
-    cls_uid = (
-        ctx.uid(cls, f"ContentSequence {vt} item > {attr_name('ReferencedSOPClassUID')}")
-        if cls
-        else None
+    where = f"ContentSequence {vt} item > "
+    uid, cls_uid = sop_reference(
+        sop,
+        ctx,
+        where + attr_name("ReferencedSOPInstanceUID"),
+        where + attr_name("ReferencedSOPClassUID"),
     )
     if cls_uid is None:
         ctx.warn(
             f"instance {uid}: {attr_name('ReferencedSOPClassUID')} is missing in the content tree"
         )
-    frames = _int_list(value(sop, _REF_FRAME), attr_name("ReferencedFrameNumber"), ctx)
-    segments = _int_list(value(sop, _REF_SEGMENT), attr_name("ReferencedSegmentNumber"), ctx)
-    for f in frames:
-        if f < 1:
-            raise ctx.error(
-                f"frame number {f} is out of range (frames start at 1)",
-                attr_name("ReferencedFrameNumber"),
-            )
-    if vt == "WAVEFORM" and sop.get("ReferencedWaveformChannels"):
+    frames = int_list(value(sop, tags.ReferencedFrameNumber), A_FRAME, ctx)
+    segments = int_list(value(sop, tags.ReferencedSegmentNumber), A_SEGMENT, ctx)
+    check_frames(frames, ctx)
+    if vt == "WAVEFORM" and value(sop, tags.ReferencedWaveformChannels):
         ctx.warn(
             f"instance {uid}: {attr_name('ReferencedWaveformChannels')} has no place in "
             "ImagingSelection: the whole waveform is selected"

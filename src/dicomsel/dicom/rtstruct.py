@@ -11,54 +11,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pydicom import config
-from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
-from dicomsel.dicom.common import ReadContext, ReadResult, attr_name, code_from_item, issued, value
+from dicomsel.dicom import tags
+from dicomsel.dicom.context import ReadContext, ReadResult
 from dicomsel.dicom.image import Header, body_site, creator_performers, read_header
+from dicomsel.dicom.references import optional_uid
 from dicomsel.dicom.seg import SOURCE_IMAGE_CODE
-from dicomsel.model import Code, Identifier, Instance, Performer, Reference, Selection
+from dicomsel.dicom.values import (
+    attr_name,
+    author,
+    code_from_item,
+    issued,
+    number_list,
+    person,
+    text,
+    value,
+)
+from dicomsel.model import Code, Identifier, Instance, Selection
 
 __all__ = ["SOP_CLASS_UIDS", "read_rtstruct"]
 
 #: RT Structure Set Storage
 SOP_CLASS_UIDS = frozenset({"1.2.840.10008.5.1.4.1.1.481.3"})
 
-_STRUCTURE_SET_DATE = 0x30060008
-_STRUCTURE_SET_TIME = 0x30060009
-_TIMEZONE = 0x00080201
-_REF_FRAME_OF_REFERENCE = 0x30060010
-_FRAME_OF_REFERENCE = 0x00200052
-_RT_REF_STUDY = 0x30060012
-_RT_REF_SERIES = 0x30060014
-_CONTOUR_IMAGE = 0x30060016
-_STRUCTURE_SET_ROI = 0x30060020
-_ROI_NUMBER = 0x30060022
-_ROI_FRAME_OF_REFERENCE = 0x30060024
-_ROI_NAME = 0x30060026
-_ROI_DESCRIPTION = 0x30060028
-_ROI_CONTOUR = 0x30060039
-_CONTOUR = 0x30060040
-_RT_ROI_OBSERVATIONS = 0x30060080
-_REF_ROI_NUMBER = 0x30060084
-_RT_ROI_IDENTIFICATION_CODE = 0x30060086
-_INTERPRETED_TYPE = 0x300600A4
-_ROI_INTERPRETER = 0x300600A6
-_SERIES = 0x0020000E
-_REF_SOP_CLASS = 0x00081150
-_REF_SOP_INSTANCE = 0x00081155
-_REF_FRAME = 0x00081160
-
 _A_ROIS = attr_name("StructureSetROISequence")
 _A_CONTOURS = attr_name("ROIContourSequence")
 _A_OBSERVATIONS = attr_name("RTROIObservationsSequence")
 _A_REF_FOR = attr_name("ReferencedFrameOfReferenceSequence")
-_AUTHOR = Code(
-    value="AUT",
-    system="http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
-    meaning="author (originator)",
-)
 
 
 @dataclass(slots=True)
@@ -84,19 +64,6 @@ class _Roi:
     images: dict[str, tuple[str | None, bool, set[int]]] = field(default_factory=dict)
 
 
-def _text(item: Dataset, tag: int) -> str | None:
-    raw = value(item, tag)
-    text = str(raw).strip() if raw is not None else ""
-    return text or None
-
-
-def _uid(item: Dataset, tag: int, where: str, ctx: ReadContext) -> str | None:
-    raw = value(item, tag)
-    if raw is None or not str(raw).strip():
-        return None
-    return ctx.uid(raw, where)
-
-
 def _int(raw: object, what: str, ctx: ReadContext) -> int:
     try:
         n: int = int(raw)  # type: ignore[call-overload]
@@ -109,35 +76,43 @@ def _referenced_images(ds: Dataset, ctx: ReadContext) -> tuple[dict[str, _Image]
     """Images of the Referenced Frame of Reference Sequence, and the frames of reference named."""
     images: dict[str, _Image] = {}
     frames_of_reference: set[str] = set()
-    for ref in value(ds, _REF_FRAME_OF_REFERENCE) or ():
-        for_uid = _uid(
-            ref, _FRAME_OF_REFERENCE, f"{_A_REF_FOR} > {attr_name('FrameOfReferenceUID')}", ctx
+    for ref in value(ds, tags.ReferencedFrameOfReferenceSequence) or ():
+        for_uid = optional_uid(
+            ref, tags.FrameOfReferenceUID, f"{_A_REF_FOR} > {attr_name('FrameOfReferenceUID')}", ctx
         )
         if for_uid:
             frames_of_reference.add(for_uid)
-        for study_item in value(ref, _RT_REF_STUDY) or ():
+        for study_item in value(ref, tags.RTReferencedStudySequence) or ():
             where = f"{_A_REF_FOR} > {attr_name('RTReferencedStudySequence')}"
-            study = _uid(
+            study = optional_uid(
                 study_item,
-                _REF_SOP_INSTANCE,
+                tags.ReferencedSOPInstanceUID,
                 f"{where} > {attr_name('ReferencedSOPInstanceUID')}",
                 ctx,
             )
-            for series_item in value(study_item, _RT_REF_SERIES) or ():
+            for series_item in value(study_item, tags.RTReferencedSeriesSequence) or ():
                 w = f"{where} > {attr_name('RTReferencedSeriesSequence')}"
-                series = _uid(series_item, _SERIES, f"{w} > {attr_name('SeriesInstanceUID')}", ctx)
-                for img in value(series_item, _CONTOUR_IMAGE) or ():
+                series = optional_uid(
+                    series_item,
+                    tags.SeriesInstanceUID,
+                    f"{w} > {attr_name('SeriesInstanceUID')}",
+                    ctx,
+                )
+                for img in value(series_item, tags.ContourImageSequence) or ():
                     wi = f"{w} > {attr_name('ContourImageSequence')}"
-                    uid = _uid(
+                    uid = optional_uid(
                         img,
-                        _REF_SOP_INSTANCE,
+                        tags.ReferencedSOPInstanceUID,
                         f"{wi} > {attr_name('ReferencedSOPInstanceUID')}",
                         ctx,
                     )
                     if uid is None:
                         continue
-                    cls = _uid(
-                        img, _REF_SOP_CLASS, f"{wi} > {attr_name('ReferencedSOPClassUID')}", ctx
+                    cls = optional_uid(
+                        img,
+                        tags.ReferencedSOPClassUID,
+                        f"{wi} > {attr_name('ReferencedSOPClassUID')}",
+                        ctx,
                     )
                     if uid not in images:
                         images[uid] = _Image(study, series, for_uid, cls)
@@ -145,13 +120,13 @@ def _referenced_images(ds: Dataset, ctx: ReadContext) -> tuple[dict[str, _Image]
 
 
 def _rois(ds: Dataset, ctx: ReadContext) -> dict[int, _Roi]:
-    items = value(ds, _STRUCTURE_SET_ROI)
+    items = value(ds, tags.StructureSetROISequence)
     if not items:
         raise ctx.error("missing or empty (Type 1): no ROIs", _A_ROIS)
     out: dict[int, _Roi] = {}
     for i, item in enumerate(items, 1):
         what = f"{_A_ROIS} item {i} > {attr_name('ROINumber')}"
-        raw = value(item, _ROI_NUMBER)
+        raw = value(item, tags.ROINumber)
         if raw is None or raw == "":
             raise ctx.error("missing (Type 1)", what)
         n = _int(raw, what, ctx)
@@ -159,9 +134,9 @@ def _rois(ds: Dataset, ctx: ReadContext) -> dict[int, _Roi]:
             raise ctx.error(f"{n} is out of range (ROI numbers start at 1)", what)
         if n in out:
             raise ctx.error(f"ROI number {n} is used twice", what)
-        for_uid = _uid(
+        for_uid = optional_uid(
             item,
-            _ROI_FRAME_OF_REFERENCE,
+            tags.ReferencedFrameOfReferenceUID,
             f"{_A_ROIS} ROI {n} > {attr_name('ReferencedFrameOfReferenceUID')}",
             ctx,
         )
@@ -170,7 +145,7 @@ def _rois(ds: Dataset, ctx: ReadContext) -> dict[int, _Roi]:
                 f"{_A_ROIS} ROI {n}: {attr_name('ReferencedFrameOfReferenceUID')} "
                 "is missing (Type 1)"
             )
-        out[n] = _Roi(n, _text(item, _ROI_NAME), _text(item, _ROI_DESCRIPTION), for_uid)
+        out[n] = _Roi(n, text(item, tags.ROIName), text(item, tags.ROIDescription), for_uid)
     return dict(sorted(out.items()))
 
 
@@ -179,7 +154,7 @@ def _roi_of(
 ) -> _Roi | None:
     """The ROI an item's Referenced ROI Number names; None (and a warning) if it names none."""
     what = f"{where} > {attr_name('ReferencedROINumber')}"
-    raw = value(item, _REF_ROI_NUMBER)
+    raw = value(item, tags.ReferencedROINumber)
     if raw is None or raw == "":
         ctx.warn(f"{what} is missing (Type 1): {dropped}")
         return None
@@ -190,31 +165,38 @@ def _roi_of(
 
 
 def _contours(ds: Dataset, rois: dict[int, _Roi], ctx: ReadContext) -> None:
-    for i, item in enumerate(value(ds, _ROI_CONTOUR) or (), 1):
+    for i, item in enumerate(value(ds, tags.ROIContourSequence) or (), 1):
         roi = _roi_of(item, f"{_A_CONTOURS} item {i}", rois, ctx, "its contours are left out")
         if roi is None:
             continue
         roi.has_contour_item = True
-        for contour in value(item, _CONTOUR) or ():
+        for contour in value(item, tags.ContourSequence) or ():
             roi.contours += 1
-            images = value(contour, _CONTOUR_IMAGE)
+            images = value(contour, tags.ContourImageSequence)
             if not images:
                 roi.contours_without_image += 1
                 continue
             for img in images:
                 wi = f"{_A_CONTOURS} ROI {roi.number} > {attr_name('ContourImageSequence')}"
-                uid = _uid(
-                    img, _REF_SOP_INSTANCE, f"{wi} > {attr_name('ReferencedSOPInstanceUID')}", ctx
+                uid = optional_uid(
+                    img,
+                    tags.ReferencedSOPInstanceUID,
+                    f"{wi} > {attr_name('ReferencedSOPInstanceUID')}",
+                    ctx,
                 )
                 if uid is None:
                     continue
-                cls = _uid(img, _REF_SOP_CLASS, f"{wi} > {attr_name('ReferencedSOPClassUID')}", ctx)
+                cls = optional_uid(
+                    img,
+                    tags.ReferencedSOPClassUID,
+                    f"{wi} > {attr_name('ReferencedSOPClassUID')}",
+                    ctx,
+                )
                 frames: list[int] = []
-                rf = value(img, _REF_FRAME)
-                if rf is not None and rf != "":
-                    values = [rf] if isinstance(rf, str | bytes | int | float) else list(rf)
+                rf = number_list(value(img, tags.ReferencedFrameNumber))
+                if rf:
                     frames = [
-                        _int(v, f"{wi} > {attr_name('ReferencedFrameNumber')}", ctx) for v in values
+                        _int(v, f"{wi} > {attr_name('ReferencedFrameNumber')}", ctx) for v in rf
                     ]
                     if any(f < 1 for f in frames):
                         raise ctx.error(
@@ -230,7 +212,7 @@ def _contours(ds: Dataset, rois: dict[int, _Roi], ctx: ReadContext) -> None:
 
 
 def _observations(ds: Dataset, rois: dict[int, _Roi], ctx: ReadContext) -> None:
-    for i, item in enumerate(value(ds, _RT_ROI_OBSERVATIONS) or (), 1):
+    for i, item in enumerate(value(ds, tags.RTROIObservationsSequence) or (), 1):
         roi = _roi_of(item, f"{_A_OBSERVATIONS} item {i}", rois, ctx, "observation left out")
         if roi is None:
             continue
@@ -242,50 +224,31 @@ def _observations(ds: Dataset, rois: dict[int, _Roi], ctx: ReadContext) -> None:
         roi.observation = item
 
 
-def _structure_set_issued(ds: Dataset, ctx: ReadContext) -> str | None:
-    """Structure Set Date + Time (+ Timezone Offset From UTC) as an instant."""
-    tmp = Dataset()
-    for src, dst, vr in (
-        (_STRUCTURE_SET_DATE, 0x00080023, "DA"),
-        (_STRUCTURE_SET_TIME, 0x00080033, "TM"),
-        (_TIMEZONE, _TIMEZONE, "SH"),
-    ):
-        raw = value(ds, src)
-        if raw is not None and str(raw).strip():
-            tmp[dst] = DataElement(dst, vr, str(raw).strip(), validation_mode=config.IGNORE)
-    sub = ReadContext(path=ctx.path, options=ctx.options)
-    when = issued(tmp, sub)
-    for w in sub.warnings:
-        w = w.replace(attr_name("ContentDate"), attr_name("StructureSetDate"))
-        ctx.warn(w.replace(attr_name("ContentTime"), attr_name("StructureSetTime")))
-    return when
-
-
 def _roi_code(roi: _Roi) -> tuple[Code, tuple[Code, ...]]:
     """Code and categories of an ROI.
 
     Code: RT ROI Identification Code (else text only), text the ROI Name;
     category: RT ROI Interpreted Type, as text.
     """
-    text = roi.name or f"ROI {roi.number}"
+    name = roi.name or f"ROI {roi.number}"
     obs = roi.observation
     code: Code | None = None
     categories: tuple[Code, ...] = ()
     if obs is not None:
-        ids = value(obs, _RT_ROI_IDENTIFICATION_CODE)
+        ids = value(obs, tags.RTROIIdentificationCodeSequence)
         code = code_from_item(ids[0]) if ids else None
-        kind = _text(obs, _INTERPRETED_TYPE)
+        kind = text(obs, tags.RTROIInterpretedType)
         if kind:
             categories = (Code(value=None, text=kind),)
     if code is None:
-        return Code(value=None, text=text), categories
+        return Code(value=None, text=name), categories
     return Code(
         value=code.value,
         scheme=code.scheme,
         meaning=code.meaning,
         system=code.system,
         scheme_version=code.scheme_version,
-        text=text,
+        text=name,
     ), categories
 
 
@@ -296,11 +259,11 @@ def read_rtstruct(ds: Dataset, ctx: ReadContext) -> ReadResult:
     ----------
     ds : pydicom.dataset.Dataset
         The RT Structure Set.
-    ctx : dicomsel.dicom.common.ReadContext
+    ctx : dicomsel.dicom.context.ReadContext
 
     Returns
     -------
-    dicomsel.dicom.common.ReadResult
+    dicomsel.dicom.context.ReadResult
 
     Raises
     ------
@@ -313,7 +276,7 @@ def read_rtstruct(ds: Dataset, ctx: ReadContext) -> ReadResult:
     rois = _rois(ds, ctx)
     _contours(ds, rois, ctx)
     _observations(ds, rois, ctx)
-    when = _structure_set_issued(ds, ctx)
+    when = issued(ds, ctx, tags.StructureSetDate, tags.StructureSetTime)
     creators = creator_performers(ds, ctx)
     site = body_site(ds, ctx)
     ident = Identifier.dicom_uid(hdr.sop_instance_uid)
@@ -379,12 +342,10 @@ def read_rtstruct(ds: Dataset, ctx: ReadContext) -> ReadResult:
         code, categories = _roi_code(roi)
         performers = list(creators)
         if roi.observation is not None:
-            interpreter = str(value(roi.observation, _ROI_INTERPRETER) or "").replace("^", " ")
+            interpreter = str(value(roi.observation, tags.ROIInterpreter) or "").replace("^", " ")
             interpreter = " ".join(interpreter.split())
             if interpreter:
-                performers.append(
-                    Performer(Reference("Practitioner", display=interpreter), _AUTHOR)
-                )
+                performers.append(author(person(interpreter)))
         description = roi.description if roi.description and roi.description != roi.name else None
         result.selections.append(
             Selection(

@@ -1,0 +1,142 @@
+"""Dispatch on SOP Class UID: each object kind to its reader.
+
+Each reader module declares ``SOP_CLASS_UIDS`` and one ``read_<kind>(ds, ctx)``
+function; :data:`READERS` maps every SOP Class UID to its reader. Reading the
+file itself is :mod:`dicomsel.dicom.filereader`.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+
+import pydicom
+from pydicom.dataset import Dataset
+
+from dicomsel.dicom import image, kos, rtstruct, seg, sr
+from dicomsel.dicom.context import ReadContext, ReadOptions, ReadResult
+from dicomsel.dicom.filereader import deferred_groups, gc_paused, read_header_file
+from dicomsel.dicom.values import attr_name
+from dicomsel.errors import DicomselError, InvalidInputError, UnsupportedObjectError
+
+__all__ = ["READERS", "Reader", "read_dataset", "read_file", "reader_for"]
+
+#: A reader: ``read_<kind>(ds, ctx)``.
+Reader = Callable[[Dataset, ReadContext], ReadResult]
+
+READERS: dict[str, Reader] = {uid: kos.read_kos for uid in kos.SOP_CLASS_UIDS}
+READERS.update({uid: seg.read_seg for uid in seg.SOP_CLASS_UIDS})
+READERS.update({uid: rtstruct.read_rtstruct for uid in rtstruct.SOP_CLASS_UIDS})
+READERS.update({uid: sr.read_sr for uid in sr.SOP_CLASS_UIDS})
+
+
+def reader_for(sop_class_uid: str) -> Reader | None:
+    """The reader for a SOP Class UID (image classes: the image reader), or None.
+
+    Parameters
+    ----------
+    sop_class_uid : str
+
+    Returns
+    -------
+    callable or None
+        ``reader(ds, ctx) -> ReadResult``.
+    """
+    reader = READERS.get(sop_class_uid)
+    if reader is None and image.is_image_class(sop_class_uid):
+        return image.read_image
+    return reader
+
+
+def _read(ds: Dataset, ctx: ReadContext) -> ReadResult:
+    path = ctx.path
+    sop_class = str(ds.get("SOPClassUID", "") or "").strip()
+    if not sop_class:
+        meta = ds.get("file_meta")
+        sop_class = str(meta.get("MediaStorageSOPClassUID", "") if meta else "").strip()
+        if sop_class:
+            ctx.warn(f"{attr_name('SOPClassUID')} is missing: taken from the file meta")
+    if not sop_class:
+        raise InvalidInputError("no SOP Class UID", path=path, attribute=attr_name("SOPClassUID"))
+    reader = reader_for(sop_class)
+    if reader is None:
+        name = pydicom.uid.UID(sop_class).name
+        raise UnsupportedObjectError(
+            f"no reader for SOP class {sop_class} ({name})",
+            path=path,
+            attribute=attr_name("SOPClassUID"),
+        )
+    try:
+        # pydicom's warnings on values it converts lazily: report lines of this file
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = reader(ds, ctx)
+        result.warnings.extend(f"pydicom: {w.message}" for w in caught)
+        return result
+    except DicomselError as e:
+        if path:
+            e.with_path(path)
+        raise
+    except (AttributeError, TypeError, ValueError, KeyError, IndexError) as e:
+        # pydicom raises these on malformed values it parsed lazily
+        raise InvalidInputError(f"malformed DICOM data ({type(e).__name__}: {e})", path=path) from e
+
+
+def read_dataset(
+    ds: Dataset, path: str | None = None, options: ReadOptions | None = None
+) -> ReadResult:
+    """Read an in-memory dataset with the reader its SOP Class UID calls for.
+
+    A dataset :func:`dicomsel.dicom.filereader.load` read has its per-frame
+    functional groups read from the file when a reader needs them; any other
+    has them in the dataset.
+
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+    path : str or None
+        The file it was read from, for messages.
+    options : ReadOptions or None
+
+    Returns
+    -------
+    ReadResult
+
+    Raises
+    ------
+    dicomsel.errors.UnsupportedObjectError
+        When no reader handles the SOP class.
+    dicomsel.errors.InvalidInputError
+        When the object is malformed beyond tolerant reading.
+    """
+    ctx = ReadContext(path=path, options=options or ReadOptions(), deferred=deferred_groups(ds))
+    return _read(ds, ctx)
+
+
+def read_file(path: str | os.PathLike[str], options: ReadOptions | None = None) -> ReadResult:
+    """Read one DICOM file with the reader its SOP class calls for.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    options : ReadOptions or None
+
+    Returns
+    -------
+    ReadResult
+
+    Raises
+    ------
+    dicomsel.errors.NotDicomError
+        When the file is not DICOM Part 10.
+    dicomsel.errors.UnsupportedObjectError, dicomsel.errors.InvalidInputError
+        As :func:`read_dataset`; also when the file is truncated.
+    """
+    p = os.fspath(path)
+    with gc_paused():
+        header = read_header_file(p)
+        ctx = ReadContext(path=p, options=options or ReadOptions(), deferred=header.deferred)
+        result = _read(header.dataset, ctx)
+    result.warnings[:0] = header.notes
+    return result

@@ -1,0 +1,365 @@
+"""The raw-byte element scanner every fast path of the readers uses.
+
+pydicom builds a :class:`~pydicom.dataset.Dataset` for every item of every
+nested sequence it parses; for the large parts of a document that a reader
+needs a few attributes of (the per-frame functional groups of a SEG, the
+content items of a measurement report) that costs more than the rest of the
+conversion. The fast paths read element headers from the bytes instead:
+
+- :func:`split_items`: the items of an explicit VR little endian sequence value
+  of defined lengths, each as a tag -> (VR, value bytes) mapping (the SR);
+- :class:`Scanner`: a walker over a file's bytes, little endian, explicit or
+  implicit VR, defined or undefined lengths (the SEG per-frame groups);
+- :func:`element_end`: where an element whose header is at a file offset ends
+  (the truncation check).
+
+Anything a fast path does not expect raises :class:`Unsupported`, and the
+reader falls back to pydicom, which reads (and reports) what is there.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+__all__ = [
+    "ITEM",
+    "ITEM_END",
+    "LONG_VRS",
+    "SEQUENCE_END",
+    "UNDEFINED",
+    "RawItem",
+    "Scanner",
+    "Unsupported",
+    "element_end",
+    "split_items",
+]
+
+#: Item (FFFE,E000), Item Delimitation Item (FFFE,E00D), Sequence Delimitation Item (FFFE,E0DD)
+ITEM = 0xFFFEE000
+ITEM_END = 0xFFFEE00D
+SEQUENCE_END = 0xFFFEE0DD
+#: The value length of an undefined-length sequence or item
+UNDEFINED = 0xFFFFFFFF
+#: VRs whose explicit VR header has two reserved bytes and a 32-bit length (PS3.5 7.1.2)
+LONG_VRS = frozenset(
+    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+)
+
+#: (group, element, 32-bit length): an implicit VR element header, or an item header
+_HEADER = struct.Struct("<HHI")
+#: (group, element, VR, 16-bit length): an explicit VR element header
+_EXPLICIT = struct.Struct("<HH2sH")
+#: an item tag read as one little endian 32-bit number, then its length
+_ITEM_HEAD = struct.Struct("<II")
+_ITEM_AS_U32 = 0xE000FFFE
+_U32 = struct.Struct("<I")
+
+
+class Unsupported(Exception):
+    """Bytes a fast path does not handle: pydicom reads them instead."""
+
+
+class RawItem:
+    """A sequence item split from explicit VR little endian bytes.
+
+    Attributes
+    ----------
+    elements : dict
+        Tag -> (VR, raw value); a reader may replace a value by what it decoded.
+    encodings : list of str
+        The Python codecs the item's text values decode with.
+    """
+
+    __slots__ = ("elements", "encodings")
+
+    def __init__(self, elements: dict[int, tuple[bytes, Any]], encodings: list[str]) -> None:
+        self.elements = elements
+        self.encodings = encodings
+
+
+def split_items(buf: memoryview, encodings: list[str]) -> list[RawItem]:
+    """The items of an explicit VR little endian sequence value of defined lengths.
+
+    Parameters
+    ----------
+    buf : memoryview
+        The sequence value (its items, headers included).
+    encodings : list of str
+        Codecs handed to each item.
+
+    Returns
+    -------
+    list of RawItem
+
+    Raises
+    ------
+    Unsupported
+        On undefined lengths, implicit VR, or lengths past the value's end.
+    """
+    items: list[RawItem] = []
+    pos, end = 0, len(buf)
+    while pos < end:
+        if end - pos < 8:
+            raise Unsupported
+        tag, length = _ITEM_HEAD.unpack_from(buf, pos)
+        if tag != _ITEM_AS_U32 or length == UNDEFINED:
+            raise Unsupported
+        pos += 8
+        item_end = pos + length
+        if item_end > end:
+            raise Unsupported
+        elements: dict[int, tuple[bytes, Any]] = {}
+        while pos < item_end:
+            if item_end - pos < 8:
+                raise Unsupported
+            group, element, vr, short = _EXPLICIT.unpack_from(buf, pos)
+            vr = bytes(vr)
+            if vr in LONG_VRS:
+                (length,) = _U32.unpack_from(buf, pos + 8)
+                pos += 12
+            elif vr.isalpha() and vr.isupper():
+                length = short
+                pos += 8
+            else:
+                raise Unsupported  # not explicit VR
+            if length == UNDEFINED or pos + length > item_end:
+                raise Unsupported
+            elements[(group << 16) | element] = (vr, buf[pos : pos + length])
+            pos += length
+        items.append(RawItem(elements, encodings))
+    return items
+
+
+class Scanner:
+    """A walker over little endian element headers in a buffer (a file's bytes).
+
+    Parameters
+    ----------
+    buf : bytes-like
+        The bytes (an :class:`mmap.mmap` of the file, say).
+    implicit : bool
+        Whether elements have implicit VR.
+    """
+
+    def __init__(self, buf: Any, implicit: bool) -> None:
+        self.buf = buf
+        self.size = len(buf)
+        self.implicit = implicit
+
+    def header(self, pos: int) -> tuple[int, int, int]:
+        """(tag, value length, value position) of the element or item at ``pos``.
+
+        Parameters
+        ----------
+        pos : int
+
+        Returns
+        -------
+        tuple of int
+
+        Raises
+        ------
+        Unsupported
+            Past the end, on an explicit VR that is not two capitals, or on UN of
+            undefined length (implicit VR inside).
+        """
+        if pos + 8 > self.size:
+            raise Unsupported("past the end of the file")
+        group, element, length = _HEADER.unpack_from(self.buf, pos)
+        tag = group << 16 | element
+        if group == 0xFFFE or self.implicit:
+            return tag, length, pos + 8
+        _, _, vr, short = _EXPLICIT.unpack_from(self.buf, pos)
+        if vr in LONG_VRS:
+            if pos + 12 > self.size:
+                raise Unsupported("past the end of the file")
+            if vr == b"UN" and _U32.unpack_from(self.buf, pos + 8)[0] == UNDEFINED:
+                raise Unsupported("UN of undefined length")  # implicit VR inside: let pydicom
+            return tag, _U32.unpack_from(self.buf, pos + 8)[0], pos + 12
+        if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
+            raise Unsupported(f"no VR at {pos}")
+        return tag, short, pos + 8
+
+    def skip(self, pos: int, length: int) -> int:
+        """The position after a value: defined lengths jump, undefined ones walk their items.
+
+        Parameters
+        ----------
+        pos : int
+            Where the value starts.
+        length : int
+            Its length, or :data:`UNDEFINED`.
+
+        Returns
+        -------
+        int
+
+        Raises
+        ------
+        Unsupported
+            When the value runs past the end or holds something other than items.
+        """
+        if length != UNDEFINED:
+            end = pos + length
+            if end > self.size:
+                raise Unsupported("value past the end of the file")
+            return end
+        while True:
+            tag, ln, vpos = self.header(pos)
+            if tag == SEQUENCE_END:
+                return vpos
+            if tag != ITEM:
+                raise Unsupported(f"({tag >> 16:04X},{tag & 0xFFFF:04X}) where an item belongs")
+            pos = self.skip_item(vpos, ln)
+
+    def skip_item(self, pos: int, length: int) -> int:
+        """The position after an item's content.
+
+        Parameters
+        ----------
+        pos : int
+            Where the value starts.
+        length : int
+            Its length, or :data:`UNDEFINED`.
+
+        Returns
+        -------
+        int
+
+        Raises
+        ------
+        Unsupported
+            As :meth:`skip`.
+        """
+        if length != UNDEFINED:
+            return self.skip(pos, length)
+        while True:
+            tag, ln, vpos = self.header(pos)
+            if tag == ITEM_END:
+                return vpos
+            pos = self.skip(vpos, ln)
+
+    def items(self, pos: int, length: int) -> list[tuple[int, int]]:
+        """(content position, length) of each item of a sequence value.
+
+        Parameters
+        ----------
+        pos : int
+            Where the value starts.
+        length : int
+            Its length, or :data:`UNDEFINED`.
+
+        Returns
+        -------
+        list of tuple
+
+        Raises
+        ------
+        Unsupported
+            As :meth:`skip`.
+        """
+        out = []
+        end = None if length == UNDEFINED else pos + length
+        while end is None or pos < end:
+            tag, ln, vpos = self.header(pos)
+            if tag == SEQUENCE_END and end is None:
+                break
+            if tag != ITEM:
+                raise Unsupported(f"({tag >> 16:04X},{tag & 0xFFFF:04X}) where an item belongs")
+            out.append((vpos, ln))
+            pos = self.skip_item(vpos, ln)
+        return out
+
+    def elements(self, pos: int, length: int) -> list[tuple[int, int, int]]:
+        """(tag, length, value position) of each element of an item.
+
+        Parameters
+        ----------
+        pos : int
+            Where the value starts.
+        length : int
+            Its length, or :data:`UNDEFINED`.
+
+        Returns
+        -------
+        list of tuple
+
+        Raises
+        ------
+        Unsupported
+            As :meth:`skip`.
+        """
+        out = []
+        end = None if length == UNDEFINED else pos + length
+        while end is None or pos < end:
+            tag, ln, vpos = self.header(pos)
+            if tag == ITEM_END and end is None:
+                break
+            out.append((tag, ln, vpos))
+            pos = self.skip(vpos, ln)
+        return out
+
+    def text(self, pos: int, length: int) -> str | None:
+        """An ASCII text value, stripped of padding; None when empty.
+
+        Parameters
+        ----------
+        pos : int
+            Where the value starts.
+        length : int
+            Its length, or :data:`UNDEFINED`.
+
+        Returns
+        -------
+        str or None
+
+        Raises
+        ------
+        Unsupported
+            On an undefined length or a value past the end.
+        """
+        if length == UNDEFINED or pos + length > self.size:
+            raise Unsupported("bad text value")
+        t = self.buf[pos : pos + length].decode("latin-1").strip("\x00 ")
+        return t or None
+
+
+def element_end(path: str, offset: int, implicit: bool, little: bool) -> int | None:
+    """End offset of the element whose header starts at ``offset`` in a file.
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    offset : int
+        Where the element's header starts.
+    implicit, little : bool
+        The dataset's encoding.
+
+    Returns
+    -------
+    int or None
+        None when the length is undefined; when the file ends inside the header,
+        the end of the header it should have.
+    """
+    with open(path, "rb") as f:
+        f.seek(offset)
+        head = f.read(12)
+    order = "<" if little else ">"
+    if len(head) < 8:
+        return offset + 8
+    if implicit:
+        length = int.from_bytes(head[4:8], "little" if little else "big")
+        start = offset + 8
+    elif head[4:6] in LONG_VRS:
+        if len(head) < 12:
+            return offset + 12
+        length = struct.unpack(order + "I", head[8:12])[0]
+        start = offset + 12
+    else:
+        length = struct.unpack(order + "H", head[6:8])[0]
+        start = offset + 8
+    if length == UNDEFINED:
+        return None
+    return int(start + length)

@@ -1,0 +1,189 @@
+"""The SR document header: UIDs, title, patient, authors, flags, equipment, times."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydicom.dataset import Dataset
+
+from dicomsel.dicom.content import observer_performers
+from dicomsel.dicom.context import ReadContext
+from dicomsel.dicom.identity import based_on, subject
+from dicomsel.dicom.sr.items import code_of, get_text
+from dicomsel.dicom.tags import (
+    CompletionFlag,
+    ConceptNameCodeSequence,
+    ContentSequence,
+    DeviceUID,
+    Manufacturer,
+    ManufacturerModelName,
+    PreliminaryFlag,
+    SeriesInstanceUID,
+    SOPClassUID,
+    SOPInstanceUID,
+    StudyInstanceUID,
+    TimezoneOffsetFromUTC,
+    VerificationFlag,
+)
+from dicomsel.dicom.values import (
+    attr_name,
+    date_time,
+    device,
+    is_device,
+    issued,
+    sop_class_uid,
+    sop_instance_uid,
+    value,
+    zone,
+)
+from dicomsel.errors import InvalidInputError
+from dicomsel.model import Code, Identifier, Performer, Reference, is_valid_uid
+
+__all__ = ["Doc", "document_header", "observation_datetime"]
+
+
+@dataclass(slots=True)
+class Doc:
+    """What the whole document says, shared by its selections and observations."""
+
+    source_uid: str
+    sop_class_uid: str
+    study: str | None
+    series: str | None
+    title: Code
+    subject: Reference | None
+    issued: str | None
+    performers: tuple[Performer, ...]
+    people: tuple[Performer, ...]
+    device: Reference | None
+    based_on: tuple[Reference, ...]
+    identifier: Identifier
+    completion: str | None
+    verification: str | None
+    preliminary: str | None
+    zone: str | None
+    zone_warned: bool = False
+
+
+def _flag(ds: Dataset, tag: int, keyword: str, allowed: set[str], ctx: ReadContext) -> str | None:
+    raw = get_text(ds, tag)
+    if raw is None:
+        return None
+    flag = raw.upper()
+    if flag not in allowed:
+        ctx.warn(f"{attr_name(keyword)} {raw!r} is not one of {sorted(allowed)}: ignored")
+        return None
+    return flag
+
+
+def document_header(ds: Dataset, ctx: ReadContext) -> Doc:
+    """What the document says of itself: UIDs, title, patient, authors, flags, times.
+
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+    ctx : ReadContext
+
+    Returns
+    -------
+    Doc
+
+    Raises
+    ------
+    dicomsel.errors.InvalidInputError
+        When the SOP Instance UID is missing (also from the file meta), or it or
+        the SOP Class UID is invalid.
+    """
+    source_uid = sop_instance_uid(ds, get_text(ds, SOPInstanceUID), ctx)
+    sop_class = sop_class_uid(ds, get_text(ds, SOPClassUID), ctx)
+
+    def optional_uid(tag: int, keyword: str) -> str | None:
+        raw = get_text(ds, tag)
+        if raw is None:
+            ctx.warn(f"{attr_name(keyword)} is missing (Type 1)")
+            return None
+        try:
+            return ctx.uid(raw, attr_name(keyword))
+        except InvalidInputError as e:
+            ctx.warn(f"{e}: left out")
+            return None
+
+    study = optional_uid(StudyInstanceUID, "StudyInstanceUID")
+    series = optional_uid(SeriesInstanceUID, "SeriesInstanceUID")
+    title = code_of(ds, ConceptNameCodeSequence)
+    if title is None:
+        ctx.warn(f"{attr_name('ConceptNameCodeSequence')} (document title) is missing")
+        title = Code(value=None, text="Structured Report")
+    root_items = list(value(ds, ContentSequence) or ())
+    performers = observer_performers(root_items, ctx)
+    people = tuple(p for p in performers if not is_device(p.actor))
+    devices = [p.actor for p in performers if is_device(p.actor)]
+    equipment = devices[0] if devices else _equipment(ds, ctx)
+    return Doc(
+        source_uid=source_uid,
+        sop_class_uid=sop_class,
+        study=study,
+        series=series,
+        title=title,
+        subject=subject(ds, ctx),
+        issued=issued(ds, ctx),
+        performers=performers,
+        people=people,
+        device=equipment,
+        based_on=based_on(ds),
+        identifier=Identifier.dicom_uid(source_uid),
+        completion=_flag(ds, CompletionFlag, "CompletionFlag", {"COMPLETE", "PARTIAL"}, ctx),
+        verification=_flag(
+            ds, VerificationFlag, "VerificationFlag", {"VERIFIED", "UNVERIFIED"}, ctx
+        ),
+        preliminary=_flag(ds, PreliminaryFlag, "PreliminaryFlag", {"PRELIMINARY", "FINAL"}, ctx),
+        zone=zone(get_text(ds, TimezoneOffsetFromUTC)) or zone(ctx.options.timezone),
+    )
+
+
+def _equipment(ds: Dataset, ctx: ReadContext) -> Reference | None:
+    """General Equipment (Manufacturer, Model Name, Device UID) as a device reference."""
+    parts = [get_text(ds, t) for t in (Manufacturer, ManufacturerModelName)]
+    display = " ".join(p for p in parts if p) or None
+    ident = None
+    device_uid = get_text(ds, DeviceUID)
+    if device_uid:
+        if is_valid_uid(device_uid):
+            ident = Identifier.dicom_uid(device_uid)
+        else:
+            ctx.warn(f"{attr_name('DeviceUID')} {device_uid!r} is not a valid UID: left out")
+    if display is None and ident is None:
+        return None
+    return device(ident, display)
+
+
+def observation_datetime(raw: str, doc: Doc, ctx: ReadContext, what: str) -> str | None:
+    """A DICOM DT as a FHIR dateTime; a time needs a zone (the DT's own, the document's).
+
+    Parameters
+    ----------
+    raw : str
+    doc : Doc
+        Its ``zone`` is the default; a time without any zone is reported once.
+    ctx : ReadContext
+    what : str
+        The attribute, for messages.
+
+    Returns
+    -------
+    str or None
+    """
+    out, why_not = date_time(raw, doc.zone)
+    if why_not == "format":
+        ctx.warn(f"{what} {raw!r} is not a DICOM DT: left out")
+    elif why_not == "zone":
+        if not doc.zone_warned:
+            doc.zone_warned = True
+            ctx.warn(
+                f"{what} has a time but no UTC offset, and neither "
+                f"{attr_name('TimezoneOffsetFromUTC')} nor --timezone gives one: "
+                "observation times left out"
+            )
+    elif why_not == "range":
+        ctx.warn(f"{what} {raw!r} is out of range: left out")
+    return out

@@ -1,0 +1,327 @@
+"""Reading SR content items: pydicom datasets, or items split from raw sequence bytes.
+
+pydicom keeps a defined-length sequence as raw bytes until it is first used, then
+builds a Dataset per item (most of the time of a large measurement report, more
+than everything else the reader does). An explicit VR little endian sequence is
+split instead (:func:`dicomsel.dicom.scanner.split_items`) into light items whose
+values are decoded only when read; anything else (implicit VR, big endian,
+undefined lengths inside) goes through pydicom. Both kinds answer the same
+accessors: :func:`get_text`, :func:`get_seq`, :func:`get_numbers`, and the code
+readers built on them.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from functools import lru_cache
+from typing import Any
+
+from pydicom.charset import convert_encodings, decode_bytes
+from pydicom.datadict import keyword_for_tag
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.filereader import read_sequence
+
+from dicomsel.dicom.scanner import RawItem, Unsupported, split_items
+from dicomsel.dicom.tags import (
+    CodeMeaning,
+    CodeValue,
+    CodingSchemeDesignator,
+    CodingSchemeVersion,
+    ConceptNameCodeSequence,
+    LongCodeValue,
+    URNCodeValue,
+)
+from dicomsel.dicom.values import value
+from dicomsel.errors import InvalidInputError
+from dicomsel.model import Code
+
+__all__ = [
+    "ITEM_ERRORS",
+    "Item",
+    "code_of",
+    "concept_of",
+    "dotted",
+    "get_numbers",
+    "get_seq",
+    "get_text",
+    "why",
+]
+
+#: A content item: a pydicom dataset, or one split from the raw bytes of its sequence.
+Item = Dataset | RawItem
+
+_BINARY = {
+    b"FL": "f",
+    b"FD": "d",
+    b"UL": "I",
+    b"US": "H",
+    b"SL": "i",
+    b"SS": "h",
+    b"UV": "Q",
+    b"SV": "q",
+}
+
+
+def _encodings(ds: Dataset) -> list[str]:
+    """Python codecs of a dataset's character set, inherited from the document for items."""
+    codecs = getattr(ds, "_character_set", None)  # pydicom resolves the parent's
+    if not codecs:
+        return convert_encodings(["ISO_IR 6"])
+    return [codecs] if isinstance(codecs, str) else list(codecs)
+
+
+def get_seq(item: Item, tag: int) -> list[Any]:
+    """The items of sequence ``tag`` of ``item`` (empty when absent).
+
+    Parameters
+    ----------
+    item : Item
+    tag : int
+
+    Returns
+    -------
+    list
+        Light items split from the bytes where they can be, else datasets.
+    """
+    if item.__class__ is RawItem:
+        entry = item.elements.get(tag)
+        if entry is None:
+            return []
+        vr, raw = entry
+        if vr == b"SQ*":  # already split
+            return raw  # type: ignore[no-any-return]
+        encodings = item.encodings
+        try:
+            items: list[Any] = split_items(raw, encodings)
+        except (Unsupported, struct.error):
+            items = list(
+                read_sequence(
+                    io.BytesIO(bytes(raw)),
+                    False,
+                    True,
+                    len(raw),
+                    encodings,
+                )
+            )
+        item.elements[tag] = (b"SQ*", items)
+        return items
+    elements = getattr(item, "_dict", None)
+    elem = elements.get(tag) if elements is not None else None
+    if (
+        elem.__class__ is RawDataElement
+        and not elem.is_implicit_VR
+        and elem.is_little_endian
+        and isinstance(elem.value, bytes)
+        and elem.VR in (None, "SQ")
+    ):
+        try:
+            return split_items(memoryview(elem.value), _encodings(item))  # type: ignore[arg-type]
+        except (Unsupported, struct.error):
+            pass
+    return list(value(item, tag) or ())  # type: ignore[arg-type]
+
+
+def get_text(item: Item, tag: int) -> str | None:
+    """A string element's value, stripped; None when absent or empty.
+
+    Plain ASCII single values are decoded from the raw bytes pydicom keeps
+    until first use (its conversion costs more than the rest of the reader);
+    others are decoded with the document's character set.
+
+    Parameters
+    ----------
+    item : Item
+    tag : int
+
+    Returns
+    -------
+    str or None
+    """
+    if item.__class__ is RawItem:
+        entry = item.elements.get(tag)
+        if entry is None:
+            return None
+        raw = bytes(entry[1])
+        if not raw:
+            return None
+        if raw.isascii():
+            return raw.decode("ascii").strip(" \x00\t\r\n") or None
+        text = decode_bytes(raw, item.encodings, set())
+        return text.strip(" \x00\t\r\n") or None
+    elements = getattr(item, "_dict", None)
+    elem = elements.get(tag) if elements is not None else None
+    if elem is None and elements is not None:
+        return None
+    if elem.__class__ is RawDataElement:
+        raw_value = elem.value
+        if not raw_value:
+            return None
+        if raw_value.isascii() and b"\\" not in raw_value:
+            return raw_value.decode("ascii").strip(" \x00\t\r\n") or None
+    converted = value(item, tag)  # type: ignore[arg-type]
+    if converted is None:
+        return None
+    text = str(converted).strip()
+    return text or None
+
+
+def get_numbers(item: Item, tag: int) -> list[Any] | None:
+    """The values of a numeric element (binary or IS / DS text); None when absent.
+
+    Parameters
+    ----------
+    item : Item
+    tag : int
+
+    Returns
+    -------
+    list or None
+        Numbers for binary VRs, stripped strings for IS / DS.
+
+    Raises
+    ------
+    dicomsel.errors.InvalidInputError
+        When a binary value is not a whole number of values.
+    """
+    if item.__class__ is RawItem:
+        entry = item.elements.get(tag)
+        if entry is None:
+            return None
+        vr, raw = entry
+        fmt = _BINARY.get(vr)
+        if fmt is not None:
+            size = struct.calcsize(fmt)
+            if len(raw) % size:
+                raise InvalidInputError(
+                    f"{len(raw)} bytes is not a whole number of {vr.decode()} values",
+                    attribute=_tag_name(tag),
+                )
+            return list(struct.unpack(f"<{len(raw) // size}{fmt}", raw))
+        text = bytes(raw).decode("ascii", "replace").strip(" \x00")
+        return [v.strip() for v in text.split("\\")] if text else []
+    got = value(item, tag)  # type: ignore[arg-type]
+    if got is None:
+        return None
+    if isinstance(got, str | bytes | int | float):
+        return [got]
+    return list(got)
+
+
+def _tag_name(tag: int) -> str:
+    keyword = keyword_for_tag(tag)
+    where = f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+    return f"{keyword} {where}" if keyword else where
+
+
+def _code_fallback(item: Item) -> Code | None:
+    """A code item without Code Value: Long Code Value, URN Code Value, or meaning only."""
+    scheme = get_text(item, CodingSchemeDesignator)
+    meaning = get_text(item, CodeMeaning)
+    long_value = get_text(item, LongCodeValue)
+    if long_value is not None:
+        return Code(value=long_value, scheme=scheme, meaning=meaning)
+    urn = get_text(item, URNCodeValue)
+    if urn is not None:
+        return Code(value=urn, system="urn:ietf:rfc:3986", meaning=meaning)
+    if meaning is not None:
+        return Code(value=None, meaning=meaning, text=meaning)
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _cached_code(code_value: str, scheme: str, meaning: str | None, version: str | None) -> Code:
+    return Code(value=code_value, scheme=scheme or None, meaning=meaning, scheme_version=version)
+
+
+def code_of(item: Item, tag: int) -> Code | None:
+    """The code in the first item of code sequence ``tag``, by tag; None when there is none.
+
+    Parameters
+    ----------
+    item : Item
+    tag : int
+
+    Returns
+    -------
+    Code or None
+    """
+    seq = get_seq(item, tag)
+    if not seq:
+        return None
+    first = seq[0]
+    code_value = get_text(first, CodeValue)
+    if code_value is None:
+        return _code_fallback(first)
+    return _cached_code(
+        code_value,
+        get_text(first, CodingSchemeDesignator) or "",
+        get_text(first, CodeMeaning),
+        get_text(first, CodingSchemeVersion),
+    )
+
+
+def concept_of(item: Item) -> tuple[str, str] | None:
+    """The concept name of a content item as (code value, scheme), or None.
+
+    Parameters
+    ----------
+    item : Item
+
+    Returns
+    -------
+    tuple of str or None
+    """
+    seq = get_seq(item, ConceptNameCodeSequence)
+    if not seq:
+        return None
+    first = seq[0]
+    code = get_text(first, CodeValue)
+    if code is None:
+        c = _code_fallback(first)
+        return (str(c.value), str(c.scheme or "")) if c is not None and c.value else None
+    return (code, get_text(first, CodingSchemeDesignator) or "")
+
+
+def dotted(path: tuple[int, ...]) -> str:
+    """A content item's position as messages and keys spell it: ``1.2.3``.
+
+    Parameters
+    ----------
+    path : tuple of int
+
+    Returns
+    -------
+    str
+    """
+    return ".".join(str(p) for p in path)
+
+
+#: what reading one malformed content item can raise: reported, the item left out
+ITEM_ERRORS = (
+    InvalidInputError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    KeyError,
+    IndexError,
+    struct.error,
+)
+
+
+def why(e: Exception) -> str:
+    """Why a content item could not be read, for the report line that leaves it out.
+
+    Parameters
+    ----------
+    e : Exception
+        One of :data:`ITEM_ERRORS`.
+
+    Returns
+    -------
+    str
+    """
+    if isinstance(e, InvalidInputError):
+        return f"{e.reason} ({e.attribute})" if e.attribute else e.reason
+    return f"malformed ({type(e).__name__}: {e})"

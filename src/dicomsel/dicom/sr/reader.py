@@ -1,0 +1,53 @@
+"""Reading one SR document: header, evidence, content tree, selections, observations."""
+
+from __future__ import annotations
+
+from pydicom.dataset import Dataset
+
+from dicomsel.dicom.context import ReadContext, ReadResult
+from dicomsel.dicom.evidence import CURRENT, OTHER, read_evidence
+from dicomsel.dicom.sr.header import document_header
+from dicomsel.dicom.sr.items import get_text
+from dicomsel.dicom.sr.measurements import Measurements
+from dicomsel.dicom.sr.selections import Selections
+from dicomsel.dicom.sr.tree import Tree
+
+__all__ = ["read_sr"]
+
+
+def read_sr(ds: Dataset, ctx: ReadContext) -> ReadResult:
+    """Read a Structured Report into selections and observations.
+
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+        The SR document, header read with :func:`dicomsel.dicom.load`.
+    ctx : dicomsel.dicom.context.ReadContext
+        The file path, options and the warning list.
+
+    Returns
+    -------
+    dicomsel.dicom.context.ReadResult
+        ``selections`` (keys ``sr|...``) and ``observations`` whose
+        ``derived_from`` name those selections.
+
+    Raises
+    ------
+    dicomsel.errors.InvalidInputError
+        When the document's own SOP Instance or Class UID is missing or
+        invalid. Anything wrong inside the content tree is reported and
+        that content item left out.
+    """
+    doc = document_header(ds, ctx)
+    evidence = read_evidence(ds, ctx, (CURRENT, OTHER), tolerant=True, get=get_text)
+    tree = Tree(ds, ctx)
+    sel = Selections(ctx, doc, evidence, tree)
+    sel.read()
+    observations = Measurements(ctx, doc, tree, sel).read()
+    result = ReadResult(sop_class_uid=doc.sop_class_uid, sop_instance_uid=doc.source_uid)
+    result.selections = sel.selections()
+    result.observations = observations
+    if not result.selections and not observations:
+        ctx.warn("no image reference, region, evidence or measurement: nothing to convert")
+    result.warnings = ctx.warnings
+    return result

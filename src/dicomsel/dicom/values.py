@@ -1,0 +1,508 @@
+"""Attribute values to model values, shared by the readers; tolerant reading.
+
+Every helper that can fail to read something reports it through the
+:class:`~dicomsel.dicom.context.ReadContext`, so a reader never drops
+anything silently. The model constructions that will change with the neutral
+model happen here only: the ``issued`` instant (:func:`instant`), the author
+role of a performer (:func:`author`), the kind of an actor (:func:`person`,
+:func:`device`, :func:`is_device`).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+from pydicom.datadict import keyword_for_tag
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.tag import Tag
+
+from dicomsel.dicom import tags
+from dicomsel.dicom.context import ReadContext
+from dicomsel.model import Code, Identifier, Performer, Reference
+
+__all__ = [
+    "AUTHOR",
+    "ascii_value",
+    "attr_name",
+    "author",
+    "code_from_item",
+    "code_key",
+    "date_time",
+    "device",
+    "first_code",
+    "instant",
+    "is_device",
+    "issued",
+    "number_list",
+    "person",
+    "sop_class_uid",
+    "sop_instance_uid",
+    "text",
+    "text_of",
+    "value",
+    "zone",
+]
+
+
+def value(ds: Dataset, tag: int) -> Any:
+    """The value of the element ``tag`` in ``ds``, or None: the fast path for hot loops.
+
+    Access by tag skips pydicom's keyword lookup, which dominates when a
+    document holds tens of thousands of references.
+
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+    tag : int
+
+    Returns
+    -------
+    object
+        The (converted) value; None when the element is absent.
+    """
+    # pydicom keeps a dataset's elements in ``_dict`` (tag -> element, raw until first
+    # read): looking there first makes a missing element cost a dict lookup instead of
+    # a KeyError, and an element already converted skip __getitem__ altogether.
+    elements = getattr(ds, "_dict", None)
+    if elements is None:  # pragma: no cover - not a pydicom Dataset
+        elem = ds.get(tag)
+        return None if elem is None else elem.value
+    elem = elements.get(tag)
+    if elem is None:
+        return None
+    if isinstance(elem, DataElement):
+        return elem.value
+    return ds[tag].value  # converts the raw element and stores it
+
+
+def text_of(raw: object) -> str | None:
+    """A value as stripped text; None when absent or empty.
+
+    Parameters
+    ----------
+    raw : object
+
+    Returns
+    -------
+    str or None
+    """
+    if raw is None:
+        return None
+    stripped = str(raw).strip()
+    return stripped or None
+
+
+def text(ds: Dataset, tag: int) -> str | None:
+    """The value of element ``tag`` as stripped text; None when absent or empty.
+
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+    tag : int
+
+    Returns
+    -------
+    str or None
+    """
+    return text_of(value(ds, tag))
+
+
+def ascii_value(ds: Dataset, tag: int) -> str | None:
+    """The text of an ASCII-only element (UI, IS, CS), stripped; None when absent or empty.
+
+    Reads the raw bytes of an element pydicom has not converted yet: its
+    conversion (with value validation) costs more than the rest of an image's
+    reading. The callers check the text themselves (UIDs against PS3.5, numbers).
+
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+    tag : int
+
+    Returns
+    -------
+    str or None
+    """
+    elements = getattr(ds, "_dict", None)
+    elem = elements.get(tag) if elements is not None else None
+    if isinstance(elem, RawDataElement) and elem.value is not None:
+        decoded = elem.value.decode("latin-1").strip("\x00 ")
+        return decoded or None
+    return text_of(value(ds, tag))
+
+
+def number_list(raw: object) -> list[Any]:
+    """A single or multi-valued element value (IS, DS, US, ...) as a list; [] when empty.
+
+    Parameters
+    ----------
+    raw : object
+
+    Returns
+    -------
+    list
+        The values, not converted.
+    """
+    if raw is None or raw == "":
+        return []
+    if isinstance(raw, str | bytes | int | float):
+        return [raw]
+    return list(raw)  # type: ignore[call-overload,no-any-return]
+
+
+@cache
+def attr_name(keyword: str) -> str:
+    """``"StudyInstanceUID (0020,000D)"``: an attribute as messages name it.
+
+    Parameters
+    ----------
+    keyword : str
+        A DICOM keyword.
+
+    Returns
+    -------
+    str
+    """
+    t = Tag(keyword)
+    return f"{keyword} ({t.group:04X},{t.element:04X})"
+
+
+def code_from_item(item: Dataset) -> Code | None:
+    """A :class:`Code` from a code sequence item, or None when it has no usable value.
+
+    Reads Code Value, then Long Code Value and URN Code Value (PS3.3 8.8).
+
+    Parameters
+    ----------
+    item : pydicom.dataset.Dataset
+
+    Returns
+    -------
+    Code or None
+    """
+    code_value = text(item, tags.CodeValue) or text(item, tags.LongCodeValue)
+    scheme = text(item, tags.CodingSchemeDesignator)
+    system = None
+    urn = text(item, tags.URNCodeValue)
+    if code_value is None and urn is not None:
+        code_value, system, scheme = urn, "urn:ietf:rfc:3986", None
+    meaning = text(item, tags.CodeMeaning)
+    if code_value is None and meaning is None:
+        return None
+    return Code(
+        value=code_value,
+        scheme=scheme,
+        meaning=meaning,
+        system=system,
+        scheme_version=text(item, tags.CodingSchemeVersion),
+        text=None if code_value else meaning,
+    )
+
+
+def first_code(ds: Dataset, tag: int) -> Code | None:
+    """The code in the first item of code sequence ``tag``, or None.
+
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+    tag : int
+        A code sequence.
+
+    Returns
+    -------
+    Code or None
+    """
+    seq = value(ds, tag)
+    if not seq:
+        return None
+    return code_from_item(seq[0])
+
+
+def code_key(code: Code, *, text_apart: bool = False) -> str:
+    """A short, stable text of a code for selection keys: ``DCM:113000``.
+
+    Parameters
+    ----------
+    code : Code
+    text_apart : bool
+        Append the text as a field of its own (``DCM:113000:text``, the SR's keys)
+        instead of using it for a code without value.
+
+    Returns
+    -------
+    str
+    """
+    system = code.scheme or code.system or ""
+    if text_apart:
+        return f"{system}:{code.value or ''}:{code.text or ''}"
+    return f"{system}:{code.value or code.text or ''}"
+
+
+AUTHOR = Code(
+    value="AUT",
+    system="http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+    meaning="author (originator)",
+)
+
+
+def person(display: str) -> Reference:
+    """A person known by name (the model's Practitioner reference).
+
+    Parameters
+    ----------
+    display : str
+
+    Returns
+    -------
+    Reference
+    """
+    return Reference("Practitioner", display=display)
+
+
+def device(identifier: Identifier | None = None, display: str | None = None) -> Reference:
+    """A device (equipment, algorithm, device observer).
+
+    Parameters
+    ----------
+    identifier : Identifier or None
+    display : str or None
+
+    Returns
+    -------
+    Reference
+    """
+    return Reference("Device", identifier=identifier, display=display)
+
+
+def is_device(actor: Reference) -> bool:
+    """Whether ``actor`` is a device (see :func:`device`).
+
+    Parameters
+    ----------
+    actor : Reference
+
+    Returns
+    -------
+    bool
+    """
+    return actor.resource_type == "Device"
+
+
+def author(actor: Reference) -> Performer:
+    """``actor`` as the author of what a reader produces (v3-ParticipationType AUT).
+
+    Parameters
+    ----------
+    actor : Reference
+
+    Returns
+    -------
+    Performer
+    """
+    return Performer(actor, AUTHOR)
+
+
+def sop_instance_uid(ds: Dataset, raw: object, ctx: ReadContext, *, required: bool = True) -> str:
+    """The object's SOP Instance UID, taken from the file meta (with a warning) when missing.
+
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+    raw : object
+        SOP Instance UID as the reader read it.
+    ctx : ReadContext
+    required : bool
+        Report a missing UID as missing (Type 1); otherwise as an invalid UID.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    dicomsel.errors.InvalidInputError
+        When it is missing from the file meta too, or invalid.
+    """
+    uid = raw
+    if not uid:
+        meta = ds.get("file_meta")
+        uid = meta.get("MediaStorageSOPInstanceUID") if meta is not None else None
+        if uid:
+            ctx.warn(f"{attr_name('SOPInstanceUID')} is missing: taken from the file meta")
+    if not uid and required:
+        raise ctx.error("missing (Type 1)", attr_name("SOPInstanceUID"))
+    return ctx.uid(uid, attr_name("SOPInstanceUID"))
+
+
+def sop_class_uid(ds: Dataset, raw: object, ctx: ReadContext) -> str:
+    """The object's SOP Class UID, taken from the file meta when missing.
+
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+    raw : object
+        SOP Class UID as the reader read it.
+    ctx : ReadContext
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    dicomsel.errors.InvalidUIDError
+        When it is missing from the file meta too, or invalid.
+    """
+    uid = raw
+    if not uid:
+        meta = ds.get("file_meta")
+        uid = text_of(meta.get("MediaStorageSOPClassUID")) if meta is not None else None
+    return ctx.uid(uid, attr_name("SOPClassUID"))
+
+
+_ZONE_RE = re.compile(r"([+-])(\d\d):?(\d\d)")
+_TIME_RE = re.compile(r"(\d\d)(?::?(\d\d)(?::?(\d\d)(?:\.(\d{1,6}))?)?)?")
+_DT_RE = re.compile(r"(\d{4})(\d\d)?(\d\d)?(\d\d)?(\d\d)?(\d\d)?(?:\.(\d{1,6}))?([+-]\d{4})?")
+
+
+def zone(raw: str | None) -> str | None:
+    """A UTC offset (``+0100``, ``+01:00``) as ``+01:00``; None when absent or not one.
+
+    Parameters
+    ----------
+    raw : str or None
+
+    Returns
+    -------
+    str or None
+    """
+    if not raw:
+        return None
+    m = _ZONE_RE.fullmatch(raw.strip())
+    if not m or int(m.group(2)) > 14 or int(m.group(3)) > 59:
+        return None
+    return f"{m.group(1)}{m.group(2)}:{m.group(3)}"
+
+
+def instant(date: str, hh: str, mm: str, ss: str, fraction: str | None, utc_offset: str) -> str:
+    """A date, time and zone as the ``issued`` / observation time value (a FHIR instant).
+
+    The one place these values are built: the model's ``issued`` will become
+    a timezone-aware datetime.
+
+    Parameters
+    ----------
+    date : str
+        ``YYYY-MM-DD``.
+    hh, mm, ss : str
+        Two digits each.
+    fraction : str or None
+        Digits of the fraction of a second.
+    utc_offset : str
+        ``+01:00``.
+
+    Returns
+    -------
+    str
+    """
+    frac = f".{fraction}" if fraction else ""
+    return f"{date}T{hh}:{mm}:{ss}{frac}{utc_offset}"
+
+
+def issued(
+    ds: Dataset,
+    ctx: ReadContext,
+    date_tag: int = tags.ContentDate,
+    time_tag: int = tags.ContentTime,
+) -> str | None:
+    """A date + time (+ Timezone Offset From UTC) attribute pair as the ``issued`` instant.
+
+    Content Date and Content Time by default; the RT Structure Set gives its
+    Structure Set Date and Time. An instant needs a zone: without Timezone
+    Offset From UTC the configured ``ReadOptions.timezone`` is used; with
+    neither, None and a warning.
+
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+    ctx : ReadContext
+    date_tag, time_tag : int
+        The DA and TM attributes.
+
+    Returns
+    -------
+    str or None
+    """
+    a_date = attr_name(keyword_for_tag(date_tag))
+    a_time = attr_name(keyword_for_tag(time_tag))
+    date = text(ds, date_tag)
+    time = text(ds, time_tag)
+    if date is None:
+        ctx.warn(f"{a_date} is missing: issued left out")
+        return None
+    if not re.fullmatch(r"\d{8}", date):
+        ctx.warn(f"{a_date} {date!r} is not a DICOM DA: issued left out")
+        return None
+    if time is None:
+        ctx.warn(f"{a_time} is missing: issued left out")
+        return None
+    m = _TIME_RE.fullmatch(time)
+    if not m:
+        ctx.warn(f"{a_time} {time!r} is not a DICOM TM: issued left out")
+        return None
+    hh, mm, ss, frac = m.group(1), m.group(2) or "00", m.group(3) or "00", m.group(4)
+    a_zone = attr_name("TimezoneOffsetFromUTC")
+    tz_raw = text(ds, tags.TimezoneOffsetFromUTC)
+    utc_offset = zone(tz_raw) if tz_raw else None
+    if tz_raw and utc_offset is None:
+        ctx.warn(f"{a_zone} {tz_raw!r} is not a UTC offset")
+    if utc_offset is None and ctx.options.timezone:
+        utc_offset = zone(ctx.options.timezone)
+    if utc_offset is None:
+        ctx.warn(
+            f"{a_zone} is missing and no --timezone was given: "
+            "issued left out (a FHIR instant needs a zone)"
+        )
+        return None
+    # 2400 is not a valid time; 60 seconds (leap second) is not valid in FHIR either.
+    if int(hh) > 23 or int(mm) > 59 or int(ss) > 59:
+        ctx.warn(f"{a_time} {time!r} is out of range: issued left out")
+        return None
+    return instant(f"{date[:4]}-{date[4:6]}-{date[6:]}", hh, mm, ss, frac, utc_offset)
+
+
+def date_time(raw: str, default_zone: str | None) -> tuple[str | None, str]:
+    """A DICOM DT as a FHIR dateTime; a time needs a zone (the DT's own, else ``default_zone``).
+
+    Parameters
+    ----------
+    raw : str
+    default_zone : str or None
+        ``+01:00``.
+
+    Returns
+    -------
+    tuple
+        (the dateTime or None, why not: ``""`` when read, ``"format"``,
+        ``"zone"`` (a time without a zone) or ``"range"``).
+    """
+    m = _DT_RE.fullmatch(raw.strip())
+    if not m:
+        return None, "format"
+    year, month, day, hh, mm, ss, frac, tz = m.groups()
+    out = year
+    if month:
+        out += f"-{month}"
+        if day:
+            out += f"-{day}"
+    if not (month and day and hh):
+        return out, ""
+    utc_offset = zone(tz) if tz else default_zone
+    if utc_offset is None:
+        return None, "zone"
+    if int(month) > 12 or int(day) > 31 or int(hh) > 23 or int(mm or 0) > 59 or int(ss or 0) > 59:
+        return None, "range"
+    return instant(out, hh, mm or "00", ss or "00", frac, utc_offset), ""
