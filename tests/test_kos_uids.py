@@ -6,7 +6,8 @@ import pytest
 
 from dicomsel.errors import InvalidUIDError
 from dicomsel.kos.uids import content_key, dicom_uid, kos_uid
-from dicomsel.model import Identifier, is_valid_uid
+from dicomsel.model import Identifier
+from dicomsel.uid import is_valid_uid
 
 
 def test_kos_uid_is_derived_from_its_key() -> None:

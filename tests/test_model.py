@@ -12,9 +12,8 @@ from dicomsel.model import (
     Region2D,
     Region3D,
     Selection,
-    check_uid,
-    is_valid_uid,
 )
+from dicomsel.uid import check_uid, is_valid_uid
 
 
 @pytest.mark.parametrize(

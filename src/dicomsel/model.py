@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache
 
-from dicomsel.errors import InvalidInputError, InvalidUIDError
+from dicomsel.errors import InvalidInputError
+from dicomsel.uid import check_uid
 
 __all__ = [
     "ActorKind",
@@ -38,57 +37,7 @@ __all__ = [
     "RegionType3D",
     "Selection",
     "Status",
-    "check_uid",
-    "is_valid_uid",
 ]
-
-_UID_CHARS = re.compile(r"[0-9.]+")
-_LEADING_ZERO = re.compile(r"(?:^|\.)0[0-9]")
-
-
-@lru_cache(maxsize=1 << 16)
-def is_valid_uid(value: str) -> bool:
-    """Tell whether ``value`` is a valid DICOM UID (PS3.5 section 9.1).
-
-    At most 64 characters, digits and dots only, no empty component and no
-    component with a leading zero (a lone ``0`` is allowed). Cached: a large
-    manifest repeats its class, study and series UIDs thousands of times.
-    """
-    return (
-        0 < len(value) <= 64
-        and _UID_CHARS.fullmatch(value) is not None
-        and ".." not in value
-        and value[0] != "."
-        and value[-1] != "."
-        and _LEADING_ZERO.search(value) is None
-    )
-
-
-def check_uid(value: object, what: str = "UID") -> str:
-    """Return ``value`` if it is a valid DICOM UID, else raise :class:`InvalidUIDError`.
-
-    Parameters
-    ----------
-    value : object
-        The candidate UID.
-    what : str
-        Which attribute it came from, for the message.
-    """
-    if not isinstance(value, str):
-        raise InvalidUIDError(f"{type(value).__name__} {value!r} is not a UID", attribute=what)
-    if not is_valid_uid(value):
-        if len(value) > 64:
-            why = f"{len(value)} characters, more than 64"
-        elif not value:
-            why = "empty"
-        elif re.search(r"[^0-9.]", value):
-            why = "characters other than digits and dots"
-        elif ".." in value or value.startswith(".") or value.endswith("."):
-            why = "an empty component"
-        else:
-            why = "a component with a leading zero"
-        raise InvalidUIDError(f"{value!r} is not a valid UID ({why})", attribute=what)
-    return value
 
 
 def _positive_set(values: Iterable[int], what: str, *, allow_zero: bool = False) -> tuple[int, ...]:
@@ -560,9 +509,10 @@ class ObservationRecord:
         Template Identifier of the item's Content Template Sequence ("1410"...).
     completion_flag, verification_flag, preliminary_flag : str or None
         The document's Completion, Verification and Preliminary Flags.
-    observation_datetime : datetime.datetime or None
-        Observation DateTime (0040,A032) of the item or its nearest ancestor, with its
-        UTC offset (left out when no zone is known).
+    observation_datetime : str or None
+        Observation DateTime (0040,A032) of the item or its nearest ancestor as an
+        ISO 8601 date-time, to the precision DICOM gave (a time always with its UTC
+        offset; left out when no zone is known).
     device : Reference or None
         Algorithm Identification (TID 4019), else a device observer, else the equipment.
     derived_from : tuple of str
@@ -595,7 +545,7 @@ class ObservationRecord:
     study_instance_uid: str | None = None
     subject: Reference | None = None
     issued: dt.datetime | None = None
-    observation_datetime: dt.datetime | None = None
+    observation_datetime: str | None = None
     performers: tuple[Performer, ...] = ()
     device: Reference | None = None
     based_on: tuple[Reference, ...] = ()
@@ -616,6 +566,5 @@ class ObservationRecord:
                 f"{self.numeric_value} is not a finite number", attribute="NumericValue (0040,A30A)"
             )
         _aware(self.issued, "issued")
-        _aware(self.observation_datetime, "ObservationDateTime (0040,A032)")
         for name in ("performers", "based_on", "derived_from", "members"):
             object.__setattr__(self, name, tuple(getattr(self, name)))

@@ -15,6 +15,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from dicomsel.model import Code
+from dicomsel.uid import is_valid_uid
+
 __all__ = [
     "DCM",
     "RTSTRUCT_SOP_CLASSES",
@@ -23,6 +26,8 @@ __all__ = [
     "SOP_CLASS_SYSTEM",
     "RegionType",
     "is_sr_sop_class",
+    "key_object_title",
+    "key_object_titles",
     "r5_codes",
     "region_type",
     "region_types",
@@ -110,8 +115,6 @@ def system_for_scheme(designator: str) -> str | None:
     known = _schemes().get(designator)
     if known is not None:
         return str(known["system"])
-    from dicomsel.model import is_valid_uid
-
     if is_valid_uid(designator) and "." in designator:
         return f"urn:oid:{designator}"
     return None
@@ -224,13 +227,6 @@ def snapshot1_region(dims: int, code: str) -> RegionType | None:
 
 # --- CID 7010 Key Object Selection Document Title (the reverse path, dicomsel.kos) ---
 
-from typing import TYPE_CHECKING  # noqa: E402  (appended section)
-
-if TYPE_CHECKING:
-    from dicomsel.model import Code
-
-__all__ += ["key_object_title", "key_object_titles"]
-
 
 @cache
 def key_object_titles() -> dict[str, str]:
@@ -247,8 +243,6 @@ def key_object_title(code: Code) -> Code | None:
     ``DCM`` (given as the designator or as the DCM system URI). The meaning is
     always the one PS3.16 gives, whatever display the input carried.
     """
-    from dicomsel.model import Code as _Code  # at call time: no import cycle
-
     if not code.value:
         return None
     if code.scheme != "DCM" and code.system != DCM:
@@ -256,4 +250,4 @@ def key_object_title(code: Code) -> Code | None:
     meaning = key_object_titles().get(code.value)
     if meaning is None:
         return None
-    return _Code(value=code.value, scheme="DCM", meaning=meaning)
+    return Code(value=code.value, scheme="DCM", meaning=meaning)

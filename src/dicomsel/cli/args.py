@@ -13,7 +13,8 @@ import datetime as dt
 from dicomsel import terminology
 from dicomsel.errors import InvalidInputError
 from dicomsel.kos.values import parse_instant
-from dicomsel.model import Code, check_uid
+from dicomsel.model import Code
+from dicomsel.uid import check_uid
 
 __all__ = ["parse_content_datetime", "parse_title", "parse_uid_root"]
 

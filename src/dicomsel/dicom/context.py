@@ -14,7 +14,8 @@ from typing import Protocol
 from pydicom.dataset import Dataset
 
 from dicomsel.errors import InvalidInputError, InvalidUIDError
-from dicomsel.model import Code, ObservationRecord, Selection, check_uid
+from dicomsel.model import Code, ObservationRecord, Selection
+from dicomsel.uid import check_uid
 
 __all__ = ["DeferredGroups", "ReadContext", "ReadOptions", "ReadResult"]
 

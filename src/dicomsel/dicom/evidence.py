@@ -18,7 +18,7 @@ from dicomsel.dicom import tags
 from dicomsel.dicom.context import ReadContext
 from dicomsel.dicom.values import attr_name, value
 from dicomsel.errors import InvalidInputError
-from dicomsel.model import Endpoint
+from dicomsel.model import Endpoint, EndpointKind
 
 __all__ = [
     "CURRENT",
@@ -221,11 +221,12 @@ def retrieve_endpoints(item: Dataset, ctx: ReadContext) -> list[Endpoint]:
     titles = [] if not ae else [ae] if isinstance(ae, str) else list(ae)
     titles = [str(t).strip() for t in titles if str(t).strip()]
     for t in titles:
-        out.append(Endpoint(kind="dicom-dimse", ae_title=t, location_uid=loc))
+        out.append(Endpoint(kind=EndpointKind.DIMSE, ae_title=t, location_uid=loc))
     if loc and not titles:
-        out.append(Endpoint(kind="dicom-dimse", location_uid=loc))
+        out.append(Endpoint(kind=EndpointKind.DIMSE, location_uid=loc))
     url = str(item.get("RetrieveURL", "") or "").strip()
     if url:
-        kind = "dicom-wado-uri" if "requesttype=wado" in url.lower() else "dicom-wado-rs"
+        wado_uri = "requesttype=wado" in url.lower()
+        kind = EndpointKind.WADO_URI if wado_uri else EndpointKind.DICOMWEB
         out.append(Endpoint(kind=kind, address=url))
     return out

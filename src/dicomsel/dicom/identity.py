@@ -10,7 +10,7 @@ from pydicom.sequence import Sequence
 from dicomsel.dicom import tags
 from dicomsel.dicom.context import ReadContext
 from dicomsel.dicom.values import attr_name, text, value
-from dicomsel.model import Identifier, Reference
+from dicomsel.model import ActorKind, Identifier, IdentifierKind, Reference
 
 __all__ = ["based_on", "subject"]
 
@@ -52,7 +52,8 @@ def subject(ds: Dataset, ctx: ReadContext) -> Reference | None:
     if system is None:
         system = ctx.options.patient_id_system
     assigner = issuer if issuer and system != f"urn:oid:{issuer}" else None
-    return Reference("Patient", identifier=Identifier(value=pid, system=system, assigner=assigner))
+    ident = Identifier(value=pid, system=system, assigner=assigner)
+    return Reference(ActorKind.PATIENT, identifier=ident)
 
 
 def _accession(number: str, issuer_seq: Sequence | None) -> Identifier:
@@ -64,7 +65,7 @@ def _accession(number: str, issuer_seq: Sequence | None) -> Identifier:
         if uei and text(q, tags.UniversalEntityIDType) == "ISO":
             system = f"urn:oid:{uei}"
         assigner = text(q, tags.LocalNamespaceEntityID)
-    return Identifier(value=number, system=system, type_code="ACSN", assigner=assigner)
+    return Identifier(value=number, system=system, kind=IdentifierKind.ACCESSION, assigner=assigner)
 
 
 def based_on(ds: Dataset) -> tuple[Reference, ...]:
@@ -92,7 +93,8 @@ def based_on(ds: Dataset) -> tuple[Reference, ...]:
     if acc:
         add(
             Reference(
-                "ServiceRequest", _accession(acc, value(ds, tags.IssuerOfAccessionNumberSequence))
+                ActorKind.REQUEST,
+                _accession(acc, value(ds, tags.IssuerOfAccessionNumberSequence)),
             )
         )
     for req in value(ds, tags.ReferencedRequestSequence) or ():
@@ -100,10 +102,10 @@ def based_on(ds: Dataset) -> tuple[Reference, ...]:
         if racc:
             ident = _accession(racc, value(req, tags.IssuerOfAccessionNumberSequence))
         elif placer := text(req, tags.PlacerOrderNumberImagingServiceRequest):
-            ident = Identifier(value=placer, type_code="PLAC")
+            ident = Identifier(value=placer, kind=IdentifierKind.PLACER)
         elif filler := text(req, tags.FillerOrderNumberImagingServiceRequest):
-            ident = Identifier(value=filler, type_code="FILL")
+            ident = Identifier(value=filler, kind=IdentifierKind.FILLER)
         else:
             continue
-        add(Reference("ServiceRequest", ident))
+        add(Reference(ActorKind.REQUEST, ident))
     return tuple(out)

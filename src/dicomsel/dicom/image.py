@@ -37,11 +37,10 @@ from dicomsel.dicom.values import (
     sop_instance_uid,
     value,
 )
-from dicomsel.model import Code, Identifier, Instance, Performer, Reference, Selection
+from dicomsel.model import Code, Identifier, Instance, Performer, Provenance, Reference, Selection
 
 __all__ = [
     "DEFAULT_CODE",
-    "KEY_PREFIX",
     "Header",
     "body_part_code",
     "body_site",
@@ -58,7 +57,7 @@ __all__ = [
 #: ``--code`` default: DCM 113000 "Of Interest" (CID 7010).
 DEFAULT_CODE = Code(value="113000", scheme="DCM", meaning="Of Interest")
 #: Keys of the per-series selections a batch merges across files.
-KEY_PREFIX = "image|"
+_KEY_PREFIX = "image"
 
 # classes whose name does not say "Image Storage" but which are images all the same
 _OTHER_IMAGE_CLASSES = frozenset({"1.2.840.10008.5.1.4.1.1.30"})  # Parametric Map Storage
@@ -95,7 +94,7 @@ def is_series_selection(sel: Selection) -> bool:
     -------
     bool
     """
-    return sel.key.startswith(KEY_PREFIX)
+    return sel.provenance is Provenance.IMAGE
 
 
 def parse_code(text: str) -> Code:
@@ -414,8 +413,9 @@ def read_image(ds: Dataset, ctx: ReadContext) -> ReadResult:
         frames=_frames(ds, ctx),
     )
     sel = Selection(
+        provenance=Provenance.IMAGE,
         key="|".join(
-            (KEY_PREFIX[:-1], hdr.study_instance_uid or "", hdr.series_instance_uid, code_key(code))
+            (_KEY_PREFIX, hdr.study_instance_uid or "", hdr.series_instance_uid, code_key(code))
         ),
         source_uid=hdr.series_instance_uid,
         code=code,

@@ -21,7 +21,7 @@ from dicomsel.dicom.evidence import read_evidence, retrieve_endpoints
 from dicomsel.dicom.identity import based_on, subject
 from dicomsel.dicom.references import A_FRAME, A_SEGMENT, check_frames, int_list, sop_reference
 from dicomsel.dicom.values import attr_name, first_code, issued, sop_instance_uid, value
-from dicomsel.model import Code, Identifier, Instance, Selection
+from dicomsel.model import Code, Identifier, Instance, Provenance, Selection
 
 __all__ = ["SOP_CLASS_UIDS", "read_kos", "retrieve_endpoints"]
 
@@ -157,6 +157,7 @@ def read_kos(ds: Dataset, ctx: ReadContext) -> ReadResult:
         eps = evidence.endpoints.get((study_uid, series_uid))
         result.selections.append(
             Selection(
+                provenance=Provenance.KOS,
                 key=f"kos|{key}",
                 source_uid=source_uid,
                 code=title,

@@ -28,7 +28,7 @@ from dicomsel.dicom.values import (
     text,
     value,
 )
-from dicomsel.model import Code, Identifier, Instance, Selection
+from dicomsel.model import Code, Identifier, Instance, Provenance, Selection
 
 __all__ = ["SOP_CLASS_UIDS", "read_rtstruct"]
 
@@ -349,6 +349,7 @@ def read_rtstruct(ds: Dataset, ctx: ReadContext) -> ReadResult:
         description = roi.description if roi.description and roi.description != roi.name else None
         result.selections.append(
             Selection(
+                provenance=Provenance.RTSTRUCT,
                 key=f"rtstruct|roi|{roi.number}",
                 source_uid=hdr.sop_instance_uid,
                 code=code,
@@ -378,6 +379,7 @@ def read_rtstruct(ds: Dataset, ctx: ReadContext) -> ReadResult:
         for k in sorted(groups, key=lambda k: image_keys[k]):
             result.selections.append(
                 Selection(
+                    provenance=Provenance.RTSTRUCT,
                     key=image_keys[k],
                     source_uid=hdr.sop_instance_uid,
                     code=SOURCE_IMAGE_CODE,

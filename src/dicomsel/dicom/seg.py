@@ -29,7 +29,7 @@ from dicomsel.dicom.image import Header, body_site, creator_performers, read_hea
 from dicomsel.dicom.references import A_FRAME, check_frames, optional_uid
 from dicomsel.dicom.scanner import Scanner, Unsupported
 from dicomsel.dicom.values import attr_name, code_from_item, issued, text, text_of, value
-from dicomsel.model import Code, Identifier, Instance, Selection
+from dicomsel.model import Code, Identifier, Instance, Provenance, Selection
 from dicomsel.terminology import SINGLE_FRAME_CLASSES
 
 __all__ = [
@@ -520,6 +520,7 @@ def read_seg(ds: Dataset, ctx: ReadContext) -> ReadResult:
             notes.append(f"Tracking ID: {tracking_id}")
         result.selections.append(
             Selection(
+                provenance=Provenance.SEG,
                 key=f"seg|segment|{seg.number}",
                 code=code,
                 categories=categories,
@@ -562,6 +563,7 @@ def read_seg(ds: Dataset, ctx: ReadContext) -> ReadResult:
             )
         result.selections.append(
             Selection(
+                provenance=Provenance.SEG,
                 key=key,
                 code=SOURCE_IMAGE_CODE,
                 study_instance_uid=first.study,

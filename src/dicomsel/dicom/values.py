@@ -10,6 +10,7 @@ role of a performer (:func:`author`), the kind of an actor (:func:`person`,
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from functools import cache
 from typing import Any
@@ -21,10 +22,16 @@ from pydicom.tag import Tag
 
 from dicomsel.dicom import tags
 from dicomsel.dicom.context import ReadContext
-from dicomsel.model import Code, Identifier, Performer, Reference
+from dicomsel.model import (
+    ActorKind,
+    Code,
+    Identifier,
+    Performer,
+    PerformerFunction,
+    Reference,
+)
 
 __all__ = [
-    "AUTHOR",
     "ascii_value",
     "attr_name",
     "author",
@@ -33,8 +40,8 @@ __all__ = [
     "date_time",
     "device",
     "first_code",
-    "instant",
     "is_device",
+    "iso_datetime",
     "issued",
     "number_list",
     "person",
@@ -241,13 +248,6 @@ def code_key(code: Code, *, text_apart: bool = False) -> str:
     return f"{system}:{code.value or code.text or ''}"
 
 
-AUTHOR = Code(
-    value="AUT",
-    system="http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
-    meaning="author (originator)",
-)
-
-
 def person(display: str) -> Reference:
     """A person known by name (the model's Practitioner reference).
 
@@ -259,7 +259,7 @@ def person(display: str) -> Reference:
     -------
     Reference
     """
-    return Reference("Practitioner", display=display)
+    return Reference(ActorKind.PERSON, display=display)
 
 
 def device(identifier: Identifier | None = None, display: str | None = None) -> Reference:
@@ -274,7 +274,7 @@ def device(identifier: Identifier | None = None, display: str | None = None) -> 
     -------
     Reference
     """
-    return Reference("Device", identifier=identifier, display=display)
+    return Reference(ActorKind.DEVICE, identifier=identifier, display=display)
 
 
 def is_device(actor: Reference) -> bool:
@@ -288,11 +288,11 @@ def is_device(actor: Reference) -> bool:
     -------
     bool
     """
-    return actor.resource_type == "Device"
+    return actor.kind is ActorKind.DEVICE
 
 
 def author(actor: Reference) -> Performer:
-    """``actor`` as the author of what a reader produces (v3-ParticipationType AUT).
+    """``actor`` as the author of what a reader produces.
 
     Parameters
     ----------
@@ -302,7 +302,7 @@ def author(actor: Reference) -> Performer:
     -------
     Performer
     """
-    return Performer(actor, AUTHOR)
+    return Performer(actor, PerformerFunction.AUTHOR)
 
 
 def sop_instance_uid(ds: Dataset, raw: object, ctx: ReadContext, *, required: bool = True) -> str:
@@ -387,11 +387,10 @@ def zone(raw: str | None) -> str | None:
     return f"{m.group(1)}{m.group(2)}:{m.group(3)}"
 
 
-def instant(date: str, hh: str, mm: str, ss: str, fraction: str | None, utc_offset: str) -> str:
-    """A date, time and zone as the ``issued`` / observation time value (a FHIR instant).
-
-    The one place these values are built: the model's ``issued`` will become
-    a timezone-aware datetime.
+def iso_datetime(
+    date: str, hh: str, mm: str, ss: str, fraction: str | None, utc_offset: str
+) -> str:
+    """A date, time and zone as an ISO 8601 date-time (an observation time).
 
     Parameters
     ----------
@@ -417,8 +416,8 @@ def issued(
     ctx: ReadContext,
     date_tag: int = tags.ContentDate,
     time_tag: int = tags.ContentTime,
-) -> str | None:
-    """A date + time (+ Timezone Offset From UTC) attribute pair as the ``issued`` instant.
+) -> dt.datetime | None:
+    """A date + time (+ Timezone Offset From UTC) attribute pair as the ``issued`` datetime.
 
     Content Date and Content Time by default; the RT Structure Set gives its
     Structure Set Date and Time. An instant needs a zone: without Timezone
@@ -434,7 +433,8 @@ def issued(
 
     Returns
     -------
-    str or None
+    datetime.datetime or None
+        With its UTC offset.
     """
     a_date = attr_name(keyword_for_tag(date_tag))
     a_time = attr_name(keyword_for_tag(time_tag))
@@ -471,7 +471,22 @@ def issued(
     if int(hh) > 23 or int(mm) > 59 or int(ss) > 59:
         ctx.warn(f"{a_time} {time!r} is out of range: issued left out")
         return None
-    return instant(f"{date[:4]}-{date[4:6]}-{date[6:]}", hh, mm, ss, frac, utc_offset)
+    sign = -1 if utc_offset[0] == "-" else 1
+    offset = dt.timedelta(hours=int(utc_offset[1:3]), minutes=int(utc_offset[4:6]))
+    try:
+        return dt.datetime(
+            int(date[:4]),
+            int(date[4:6]),
+            int(date[6:]),
+            int(hh),
+            int(mm),
+            int(ss),
+            int(frac.ljust(6, "0")) if frac else 0,
+            tzinfo=dt.timezone(sign * offset),
+        )
+    except ValueError:
+        ctx.warn(f"{a_date} {date!r} is not a valid date: issued left out")
+        return None
 
 
 def date_time(raw: str, default_zone: str | None) -> tuple[str | None, str]:
@@ -505,4 +520,4 @@ def date_time(raw: str, default_zone: str | None) -> tuple[str | None, str]:
         return None, "zone"
     if int(month) > 12 or int(day) > 31 or int(hh) > 23 or int(mm or 0) > 59 or int(ss or 0) > 59:
         return None, "range"
-    return instant(out, hh, mm or "00", ss or "00", frac, utc_offset), ""
+    return iso_datetime(out, hh, mm or "00", ss or "00", frac, utc_offset), ""

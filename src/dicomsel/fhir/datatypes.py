@@ -16,45 +16,44 @@ happens here once, in the pair of functions named after it.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from dicomsel import terminology
-from dicomsel.errors import InvalidInputError
+from dicomsel.fhir.primitives import ElementPath
+from dicomsel.fhir.vocabulary import (
+    ACTOR_KINDS,
+    FUNCTION_CODES,
+    FUNCTIONS,
+    IDENTIFIER_KINDS,
+    IDENTIFIER_TYPES,
+    RESOURCE_TYPES,
+)
 from dicomsel.model import (
     ActorKind,
     Code,
-    EndpointKind,
     Identifier,
     IdentifierKind,
     Performer,
     PerformerFunction,
     Reference,
-    is_valid_uid,
 )
+from dicomsel.uid import is_valid_uid
 
 __all__ = [
-    "CONNECTION_TYPES",
     "DICOM_UID_SYSTEM",
-    "RESOURCE_TYPES",
     "V2_0203",
-    "ElementPath",
     "code_to_codeable_concept",
     "coding",
     "dicom_uid_identifier",
     "identifier",
-    "instant",
-    "json_number",
     "performer",
     "read_codeable_concept",
     "read_coding",
     "read_dicom_uid",
     "read_identifier",
-    "read_instant",
     "read_performer",
     "read_reference",
     "read_sop_class",
-    "read_uid",
     "reference",
     "sop_class",
     "study_reference",
@@ -66,103 +65,8 @@ V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 #: The Identifier.system of a DICOM UID, whose value is ``urn:oid:<uid>``.
 DICOM_UID_SYSTEM = "urn:dicom:uid"
 
-#: The resource type a reference to each kind of actor names.
-RESOURCE_TYPES: dict[ActorKind, str] = {
-    ActorKind.PATIENT: "Patient",
-    ActorKind.GROUP: "Group",
-    ActorKind.LOCATION: "Location",
-    ActorKind.PROCEDURE: "Procedure",
-    ActorKind.SPECIMEN: "Specimen",
-    ActorKind.MEDICATION: "Medication",
-    ActorKind.SUBSTANCE: "Substance",
-    ActorKind.PERSON: "Practitioner",
-    ActorKind.PERSON_ROLE: "PractitionerRole",
-    ActorKind.RELATED_PERSON: "RelatedPerson",
-    ActorKind.DEVICE: "Device",
-    ActorKind.ORGANIZATION: "Organization",
-    ActorKind.CARE_TEAM: "CareTeam",
-    ActorKind.HEALTHCARE_SERVICE: "HealthcareService",
-    ActorKind.REQUEST: "ServiceRequest",
-    ActorKind.CARE_PLAN: "CarePlan",
-    ActorKind.APPOINTMENT: "Appointment",
-    ActorKind.APPOINTMENT_RESPONSE: "AppointmentResponse",
-    ActorKind.TASK: "Task",
-    ActorKind.STUDY: "ImagingStudy",
-    ActorKind.SELECTION: "ImagingSelection",
-}
-_ACTOR_KINDS = {v: k for k, v in RESOURCE_TYPES.items()}
-
-#: The HL7 endpoint-connection-type code of each endpoint kind (DIMSE has none: the
-#: project's own ``dicom-dimse``, written as text, docs/design.md).
-CONNECTION_TYPES: dict[EndpointKind, str] = {
-    EndpointKind.DICOMWEB: "dicom-wado-rs",
-    EndpointKind.WADO_URI: "dicom-wado-uri",
-    EndpointKind.QIDO_RS: "dicom-qido-rs",
-    EndpointKind.DIMSE: "dicom-dimse",
-}
-
-#: HL7 v2-0203 identifier types of the identifier kinds that have one.
-_IDENTIFIER_TYPES = {
-    IdentifierKind.ACCESSION: "ACSN",
-    IdentifierKind.PLACER: "PLAC",
-    IdentifierKind.FILLER: "FILL",
-}
-_IDENTIFIER_KINDS = {v: k for k, v in _IDENTIFIER_TYPES.items()}
-
-#: The FHIR coding of each performer function.
-_FUNCTIONS = {
-    PerformerFunction.AUTHOR: Code(
-        value="AUT",
-        system="http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
-        meaning="author (originator)",
-    ),
-}
-_FUNCTION_CODES = {(c.system, c.value): f for f, c in _FUNCTIONS.items()}
-
-
-class ElementPath:
-    """Builds ``ImagingSelection/<id>.instance[2].uid`` style element paths for errors.
-
-    Parameters
-    ----------
-    root : str
-        ``Type/id`` of the resource read.
-    """
-
-    def __init__(self, root: str) -> None:
-        self.root = root
-
-    def error(self, where: str, reason: str) -> InvalidInputError:
-        """The error for the element ``where`` (relative to the root; empty: the resource).
-
-        Parameters
-        ----------
-        where : str
-        reason : str
-
-        Returns
-        -------
-        dicomsel.errors.InvalidInputError
-            To be raised by the caller.
-        """
-        return InvalidInputError(reason, attribute=f"{self.root}.{where}" if where else self.root)
-
 
 # ---- model -> FHIR
-
-
-def json_number(x: float) -> float | int:
-    """A decimal as JSON: integral values as integers, others as the shortest float repr.
-
-    Parameters
-    ----------
-    x : float
-
-    Returns
-    -------
-    int or float
-    """
-    return int(x) if x.is_integer() and abs(x) < 2**53 else x
 
 
 def coding(code: Code, warnings: list[str] | None = None) -> dict[str, Any] | None:
@@ -240,7 +144,7 @@ def identifier(ident: Identifier) -> dict[str, Any]:
     elif isinstance(kind, Code):
         out["type"] = {"coding": [coding(kind)]}
     elif kind is not None:
-        out["type"] = {"coding": [{"system": V2_0203, "code": _IDENTIFIER_TYPES[kind]}]}
+        out["type"] = {"coding": [{"system": V2_0203, "code": IDENTIFIER_TYPES[kind]}]}
     if kind is not IdentifierKind.DICOM_UID:
         if ident.system:
             out["system"] = ident.system
@@ -366,69 +270,14 @@ def performer(p: Performer, warnings: list[str] | None = None) -> dict[str, Any]
     out: dict[str, Any] = {}
     function = p.function
     if isinstance(function, PerformerFunction):
-        function = _FUNCTIONS[function]
+        function = FUNCTIONS[function]
     if function is not None:
         out["function"] = code_to_codeable_concept(function, warnings)
     out["actor"] = reference(p.actor)
     return out
 
 
-def instant(when: dt.datetime) -> str:
-    """A FHIR instant (or dateTime to the second) of an aware datetime.
-
-    Seconds always, a fraction only when there is one (trailing zeros dropped),
-    the UTC offset as ``+hh:mm`` (never ``Z``, so ``+00:00`` stays as DICOM said it).
-
-    Parameters
-    ----------
-    when : datetime.datetime
-        With a UTC offset.
-
-    Returns
-    -------
-    str
-    """
-    text = when.strftime("%Y-%m-%dT%H:%M:%S")
-    if when.microsecond:
-        text += f".{when.microsecond:06d}".rstrip("0")
-    offset = when.utcoffset()
-    if offset is None:  # pragma: no cover - the model only holds aware datetimes
-        raise ValueError(f"{when!r} has no UTC offset")
-    minutes = int(offset.total_seconds()) // 60
-    sign = "-" if minutes < 0 else "+"
-    hours, mins = divmod(abs(minutes), 60)
-    return f"{text}{sign}{hours:02d}:{mins:02d}"
-
-
 # ---- FHIR -> model
-
-
-def read_uid(value: Any, where: str, p: ElementPath) -> str:
-    """A bare DICOM UID (R5's ``id``-typed UIDs).
-
-    Parameters
-    ----------
-    value : Any
-        The JSON value.
-    where : str
-        Its element path, relative to ``p``.
-    p : ElementPath
-
-    Returns
-    -------
-    str
-
-    Raises
-    ------
-    dicomsel.errors.InvalidInputError
-        If ``value`` is not a valid DICOM UID.
-    """
-    if not isinstance(value, str) or not is_valid_uid(value):
-        why = "is not a valid DICOM UID"
-        if isinstance(value, str) and value.startswith("urn:oid:"):
-            why += " (R5 takes the bare UID here, without urn:oid:)"
-        raise p.error(where, f"{value!r} {why}")
-    return value
 
 
 def read_codeable_concept(cc: dict[str, Any] | None, where: str, p: ElementPath) -> Code | None:
@@ -517,8 +366,8 @@ def read_identifier(d: dict[str, Any]) -> Identifier | None:
         return Identifier(value=uid, kind=IdentifierKind.DICOM_UID, assigner=assigner)
     kind: IdentifierKind | Code | None = None
     for c in (d.get("type") or {}).get("coding") or []:
-        if c.get("system") == V2_0203 and c.get("code") in _IDENTIFIER_KINDS:
-            kind = _IDENTIFIER_KINDS[c["code"]]
+        if c.get("system") == V2_0203 and c.get("code") in IDENTIFIER_KINDS:
+            kind = IDENTIFIER_KINDS[c["code"]]
         elif c.get("code"):
             kind = Code(value=str(c["code"]), system=c.get("system"), meaning=c.get("display"))
     return Identifier(value=str(d["value"]), system=d.get("system"), kind=kind, assigner=assigner)
@@ -578,7 +427,7 @@ def read_reference(
         display = literal
     if ident is None and not display:
         raise p.error(where, "a reference with no identifier, display or literal reference")
-    kind = _ACTOR_KINDS.get(str(rtype)) if rtype else default_kind
+    kind = ACTOR_KINDS.get(str(rtype)) if rtype else default_kind
     if kind is None:
         raise p.error(where, f"a reference to a {rtype!r}, which dicomsel does not know")
     return Reference(kind, identifier=ident, display=display)
@@ -639,35 +488,5 @@ def read_performer(perf: dict[str, Any], where: str, p: ElementPath) -> Performe
     function: PerformerFunction | Code | None = code
     if code is not None:
         system = code.system or terminology.system_for_scheme(code.scheme or "")
-        function = _FUNCTION_CODES.get((system, code.value), code)
+        function = FUNCTION_CODES.get((system, code.value), code)
     return Performer(actor, function)
-
-
-def read_instant(value: Any, where: str, p: ElementPath) -> dt.datetime | None:
-    """The aware datetime of a FHIR instant; None when absent.
-
-    Parameters
-    ----------
-    value : Any
-        The JSON value, or None.
-    where : str
-    p : ElementPath
-
-    Returns
-    -------
-    datetime.datetime or None
-
-    Raises
-    ------
-    dicomsel.errors.InvalidInputError
-        When the value is not an instant (a date and time with a zone).
-    """
-    if value is None:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(str(value))
-    except ValueError:
-        raise p.error(where, f"{value!r} is not a FHIR instant") from None
-    if "T" not in str(value) or when.utcoffset() is None:
-        raise p.error(where, f"{value!r} is not a FHIR instant (it needs a time and a zone)")
-    return when

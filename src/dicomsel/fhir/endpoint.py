@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from dicomsel.fhir.base import Output
-from dicomsel.fhir.datatypes import CONNECTION_TYPES, dicom_uid_identifier, read_dicom_uid
+from dicomsel.fhir.datatypes import dicom_uid_identifier, read_dicom_uid
 from dicomsel.fhir.ids import IdFactory, endpoint_id
+from dicomsel.fhir.vocabulary import CONNECTION_TYPES
 from dicomsel.model import Endpoint, EndpointKind
 
 __all__ = ["endpoint_references", "endpoint_resource", "read_endpoint"]

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from dicomsel.fhir.datatypes import CONNECTION_TYPES
+from dicomsel.fhir.vocabulary import CONNECTION_TYPES
 from dicomsel.model import Endpoint, Selection
 
 __all__ = [

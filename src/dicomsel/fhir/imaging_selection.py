@@ -15,17 +15,17 @@ from collections.abc import Callable
 from typing import Any
 
 from dicomsel.fhir.datatypes import (
-    ElementPath,
     read_codeable_concept,
     read_dicom_uid,
     read_identifier,
-    read_instant,
     read_performer,
     read_reference,
 )
 from dicomsel.fhir.endpoint import read_endpoint
 from dicomsel.fhir.ids import resource_uid, target_id
-from dicomsel.model import ActorKind, Code, is_valid_uid
+from dicomsel.fhir.primitives import ElementPath, read_instant
+from dicomsel.model import ActorKind, Code
+from dicomsel.uid import is_valid_uid
 
 __all__ = [
     "UidReader",

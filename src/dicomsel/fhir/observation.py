@@ -20,15 +20,10 @@ from typing import Any
 from dicomsel import terminology
 from dicomsel.errors import ValidationError
 from dicomsel.fhir.base import Output
-from dicomsel.fhir.datatypes import (
-    code_to_codeable_concept,
-    coding,
-    instant,
-    json_number,
-    typed_uid_identifier,
-)
+from dicomsel.fhir.datatypes import code_to_codeable_concept, coding, typed_uid_identifier
 from dicomsel.fhir.datatypes import reference as reference_json
 from dicomsel.fhir.ids import IdFactory, observation_id, relative_reference
+from dicomsel.fhir.primitives import instant, json_number
 from dicomsel.fhir.r5.validate import validate_r5
 from dicomsel.model import Code, ObservationKind, ObservationRecord
 
@@ -215,7 +210,7 @@ def to_observation(
     if rec.subject is not None:
         res["subject"] = reference_json(rec.subject)
     if rec.observation_datetime:
-        res["effectiveDateTime"] = instant(rec.observation_datetime)
+        res["effectiveDateTime"] = rec.observation_datetime
     if rec.issued:
         res["issued"] = instant(rec.issued)
     if rec.performers:

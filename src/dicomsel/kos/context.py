@@ -28,7 +28,8 @@ from pydicom.dataset import Dataset
 from dicomsel.errors import DicomselError, InvalidInputError, NotDicomError
 from dicomsel.fhir.patient import find_patient
 from dicomsel.io.files import walk
-from dicomsel.model import Reference, is_valid_uid
+from dicomsel.model import Reference
+from dicomsel.uid import is_valid_uid
 
 __all__ = [
     "Context",

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from dicomsel import terminology
 from dicomsel.errors import InvalidInputError, MappingError
-from dicomsel.fhir.datatypes import RESOURCE_TYPES
+from dicomsel.fhir.vocabulary import RESOURCE_TYPES
 from dicomsel.kos.context import Context, PatientData
 from dicomsel.kos.values import Instant, instant_of, value_type
 from dicomsel.model import (

@@ -18,7 +18,7 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from dicomsel.errors import InvalidInputError
-from dicomsel.fhir.datatypes import CONNECTION_TYPES
+from dicomsel.fhir.vocabulary import CONNECTION_TYPES
 from dicomsel.kos.context import PatientData, StudyData
 from dicomsel.kos.plan import (
     Document,

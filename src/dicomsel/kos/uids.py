@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from dicomsel.model import Identifier, IdentifierKind, check_uid, is_valid_uid
+from dicomsel.model import Identifier, IdentifierKind
+from dicomsel.uid import check_uid, is_valid_uid
 
 __all__ = ["UID_NAMESPACE", "content_key", "dicom_uid", "kos_uid"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
@@ -37,7 +38,8 @@ from dicomsel.dicom.values import (
     zone,
 )
 from dicomsel.errors import InvalidInputError
-from dicomsel.model import Code, Identifier, Performer, Reference, is_valid_uid
+from dicomsel.model import Code, Identifier, Performer, Reference
+from dicomsel.uid import is_valid_uid
 
 __all__ = ["Doc", "document_header", "observation_datetime"]
 
@@ -52,7 +54,7 @@ class Doc:
     series: str | None
     title: Code
     subject: Reference | None
-    issued: str | None
+    issued: dt.datetime | None
     performers: tuple[Performer, ...]
     people: tuple[Performer, ...]
     device: Reference | None

@@ -57,7 +57,8 @@ from dicomsel.dicom.tags import (
     TextValue,
 )
 from dicomsel.dicom.values import attr_name, device
-from dicomsel.model import Code, ObservationKind, ObservationRecord, Reference, is_valid_uid
+from dicomsel.model import Code, ObservationKind, ObservationRecord, Reference
+from dicomsel.uid import is_valid_uid
 
 __all__ = ["Measurements"]
 

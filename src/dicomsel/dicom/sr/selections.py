@@ -63,7 +63,16 @@ from dicomsel.dicom.tags import (
 )
 from dicomsel.dicom.values import attr_name, code_key
 from dicomsel.errors import InvalidInputError
-from dicomsel.model import Code, Endpoint, Instance, Region2D, Region3D, Selection, is_valid_uid
+from dicomsel.model import (
+    Code,
+    Endpoint,
+    Instance,
+    Provenance,
+    Region2D,
+    Region3D,
+    Selection,
+)
+from dicomsel.uid import is_valid_uid
 
 __all__ = ["Selections", "Spec"]
 
@@ -168,6 +177,7 @@ class Selections:
                 eps = tuple(self.evidence.endpoints.get((s.study, s.series), ()))
             out.append(
                 Selection(
+                    provenance=Provenance.SR,
                     key=s.key,
                     source_uid=doc.source_uid,
                     code=s.code,

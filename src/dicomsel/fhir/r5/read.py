@@ -16,10 +16,12 @@ from typing import Any, cast
 
 from dicomsel import terminology
 from dicomsel.errors import InvalidInputError
-from dicomsel.fhir.datatypes import ElementPath, read_codeable_concept, read_sop_class, read_uid
+from dicomsel.fhir.datatypes import read_codeable_concept, read_sop_class
 from dicomsel.fhir.ids import target_id
 from dicomsel.fhir.imaging_selection import read_head, read_shared_fields
-from dicomsel.model import Instance, Region2D, Region3D, Selection, Status, is_valid_uid
+from dicomsel.fhir.primitives import ElementPath, read_uid
+from dicomsel.model import Instance, Provenance, Region2D, Region3D, Selection, Status
+from dicomsel.uid import is_valid_uid
 
 __all__ = ["from_imaging_selection"]
 
@@ -136,6 +138,7 @@ def from_imaging_selection(
             raise p.error(f"{w}.subset" if "Number" in (e.attribute or "") else w, e.reason) from e
     body = (res.get("bodySite") or {}).get("concept")
     return Selection(
+        provenance=Provenance.FHIR,
         code=code,
         series_number=res.get("seriesNumber"),
         instances=tuple(instances),

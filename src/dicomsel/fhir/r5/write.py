@@ -15,18 +15,15 @@ from dicomsel.fhir.base import Output
 from dicomsel.fhir.datatypes import (
     code_to_codeable_concept,
     identifier,
-    instant,
-    json_number,
     performer,
     sop_class,
     study_reference,
 )
-from dicomsel.fhir.datatypes import (
-    reference as reference_json,
-)
+from dicomsel.fhir.datatypes import reference as reference_json
 from dicomsel.fhir.endpoint import endpoint_references
 from dicomsel.fhir.ids import IdFactory, key_id, relative_reference, selection_id
 from dicomsel.fhir.imaging_selection import narrative
+from dicomsel.fhir.primitives import instant, json_number
 from dicomsel.model import Instance, Selection
 
 __all__ = ["NAME", "to_imaging_selection", "write"]

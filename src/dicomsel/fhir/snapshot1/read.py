@@ -22,18 +22,20 @@ from typing import Any
 
 from dicomsel import terminology
 from dicomsel.errors import InvalidInputError
-from dicomsel.fhir.datatypes import ElementPath, read_coding, read_sop_class
+from dicomsel.fhir.datatypes import read_coding, read_sop_class
 from dicomsel.fhir.imaging_selection import read_head, read_shared_fields
+from dicomsel.fhir.primitives import ElementPath
 from dicomsel.fhir.snapshot1.rules import OID_PATTERN, anchor_on_read, region_problem
 from dicomsel.model import (
     Instance,
+    Provenance,
     Region2D,
     Region3D,
     RegionType2D,
     RegionType3D,
     Selection,
-    is_valid_uid,
 )
+from dicomsel.uid import is_valid_uid
 
 __all__ = ["R5_ONLY", "from_imaging_selection"]
 
@@ -232,6 +234,7 @@ def from_imaging_selection(
     if isinstance(body, dict) and "concept" in body:
         raise p.error("bodySite", "is an R5 CodeableReference; Snapshot #1 takes a Coding")
     return Selection(
+        provenance=Provenance.FHIR,
         code=code,
         instances=tuple(instances),
         body_site=read_coding(body, "bodySite", p) if body else None,

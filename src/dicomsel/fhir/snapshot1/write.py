@@ -38,18 +38,15 @@ from dicomsel.fhir.datatypes import (
     code_to_codeable_concept,
     coding,
     identifier,
-    instant,
-    json_number,
     performer,
     sop_class,
     study_reference,
 )
-from dicomsel.fhir.datatypes import (
-    reference as reference_json,
-)
+from dicomsel.fhir.datatypes import reference as reference_json
 from dicomsel.fhir.endpoint import endpoint_references
 from dicomsel.fhir.ids import IdFactory, key_id, relative_reference
 from dicomsel.fhir.imaging_selection import narrative
+from dicomsel.fhir.primitives import instant, json_number
 from dicomsel.fhir.snapshot1.rules import anchor_on_read, is_oid, number_list, oid
 from dicomsel.model import Instance, Region2D, Region3D, Selection, Status
 
