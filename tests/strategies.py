@@ -8,14 +8,17 @@ that satisfy their graphic type, codes with a known coding scheme.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from hypothesis import strategies as st
 
 from dicomsel import terminology
 from dicomsel.model import (
+    ActorKind,
     Code,
     Endpoint,
+    EndpointKind,
     Identifier,
     Instance,
     Performer,
@@ -138,19 +141,21 @@ def instances(draw: Any, for_uid: str | None = None, regions: bool = True) -> In
 endpoints = st.one_of(
     st.builds(
         Endpoint,
-        kind=st.just("dicom-wado-rs"),
+        kind=st.just(EndpointKind.DICOMWEB),
         address=st.from_regex(r"https://pacs[0-9]\.example/dicom-web", fullmatch=True),
     ),
     st.builds(
         Endpoint,
-        kind=st.just("dicom-dimse"),
+        kind=st.just(EndpointKind.DIMSE),
         ae_title=st.from_regex(r"AE[A-Z]{1,6}", fullmatch=True),
     ),
 )
 
+_ISSUED = dt.datetime(2024, 1, 2, 10, 15, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+
 _references = st.builds(
     Reference,
-    resource_type=st.sampled_from(["Patient", "ServiceRequest", "Practitioner"]),
+    kind=st.sampled_from([ActorKind.PATIENT, ActorKind.REQUEST, ActorKind.PERSON]),
     identifier=st.builds(
         Identifier,
         value=st.from_regex(r"[A-Z0-9]{1,10}", fullmatch=True),
@@ -202,7 +207,7 @@ def selections(draw: Any, *, r5_only: bool = True, max_instances: int = 4) -> Se
         identifiers=(Identifier.dicom_uid(source),),
         based_on=tuple(draw(st.lists(_references, max_size=1))),
         subject=draw(st.none() | _references),
-        issued=draw(st.none() | st.just("2024-01-02T10:15:00+01:00")),
+        issued=draw(st.none() | st.just(_ISSUED)),
         performers=tuple(Performer(r) for r in draw(st.lists(_references, max_size=1))),
         status=draw(st.sampled_from(["available", "unknown"])) if r5_only else "available",
         categories=tuple(draw(st.lists(codes, max_size=1))) if r5_only else (),

@@ -8,7 +8,7 @@ import pytest
 
 from dicomsel.errors import InvalidInputError
 from dicomsel.fhir.patient import PatientDemographics, find_patient, patient_from_resource
-from dicomsel.model import Identifier, Reference
+from dicomsel.model import ActorKind, Identifier, Reference
 
 
 def patient(**extra: Any) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def patient(**extra: Any) -> dict[str, Any]:
 
 def subject(value: str | None = None, system: str | None = None, display: str | None = None):
     ident = Identifier(value, system) if value is not None else None
-    return Reference("Patient", identifier=ident, display=display)
+    return Reference(ActorKind.PATIENT, identifier=ident, display=display)
 
 
 def test_patient_attributes_as_dicom_text() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from dicomsel import read_file
 from dicomsel.dicom import read_dataset
 from dicomsel.dicom.context import ReadOptions
 from dicomsel.errors import InvalidInputError, InvalidUIDError
+from dicomsel.model import EndpointKind, Identifier, IdentifierKind
 
 from kosfiles import (
     CT,
@@ -30,6 +32,10 @@ from kosfiles import (
     write,
 )
 from kosgen import Ref, make_kos, uid
+
+FIVE_HOURS = dt.timedelta(hours=5)
+
+PLUS_1 = dt.timezone(dt.timedelta(hours=1))
 
 
 def test_one_selection_per_series_across_two_studies(tmp_path: Path) -> None:
@@ -60,12 +66,12 @@ def test_title_identifier_and_header(tmp_path: Path) -> None:
     result = read_file(write(ds, tmp_path, "k.dcm"))
     sel = result.selections[0]
     assert (sel.code.value, sel.code.scheme, sel.code.meaning) == ("113004", "DCM", "For Teaching")
-    assert sel.identifiers[0].value == f"urn:oid:{uid('kos', 'basic')}"
-    assert sel.issued == "2024-01-02T10:15:00.25-05:00"
+    assert sel.identifiers[0] == Identifier.dicom_uid(uid("kos", "basic"))
+    assert sel.issued == dt.datetime(2024, 1, 2, 10, 15, 0, 250000, tzinfo=dt.timezone(-FIVE_HOURS))
     assert sel.based_on[0].identifier is not None
-    assert (sel.based_on[0].identifier.value, sel.based_on[0].identifier.type_code) == (
+    assert (sel.based_on[0].identifier.value, sel.based_on[0].identifier.kind) == (
         "ACC-1",
-        "ACSN",
+        IdentifierKind.ACCESSION,
     )
     assert sel.description == "Look here"
     assert [p.actor.display for p in sel.performers] == ["Doe Jane"]
@@ -78,7 +84,7 @@ def test_no_timezone_leaves_issued_out_with_a_warning(tmp_path: Path) -> None:
     assert result.selections[0].issued is None
     assert any("TimezoneOffsetFromUTC" in w for w in result.warnings)
     again = read_file(tmp_path / "k.dcm", ReadOptions(timezone="+01:00"))
-    assert again.selections[0].issued == "2024-01-02T10:15:00+01:00"
+    assert again.selections[0].issued == dt.datetime(2024, 1, 2, 10, 15, tzinfo=PLUS_1)
     assert not any("TimezoneOffsetFromUTC" in w for w in again.warnings)
 
 
@@ -96,10 +102,10 @@ def test_issuer_of_patient_id_oid_becomes_the_system(tmp_path: Path) -> None:
 def test_endpoints_from_retrieve_ae_and_url(tmp_path: Path) -> None:
     result = read_file(write(basic_kos(), tmp_path, "k.dcm"))
     by_series = {s.series_instance_uid: s.endpoints for s in result.selections}
-    assert [(e.kind, e.ae_title) for e in by_series[SERIES_A1]] == [("dicom-dimse", "PACS_A")]
+    assert [(e.kind, e.ae_title) for e in by_series[SERIES_A1]] == [(EndpointKind.DIMSE, "PACS_A")]
     assert by_series[SERIES_A2] == ()
     (web,) = by_series[SERIES_B1]
-    assert web.kind == "dicom-wado-rs" and web.address is not None
+    assert web.kind is EndpointKind.DICOMWEB and web.address is not None
     assert web.address.endswith(STUDY_B)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from dicomsel.errors import InvalidInputError
 from dicomsel.kos import Context
-from dicomsel.model import Identifier, Reference
+from dicomsel.model import ActorKind, Identifier, Reference
 
 from kosfiles import basic_kos, write
 
@@ -35,7 +35,9 @@ def test_patient_resources_by_subject() -> None:
     ctx.add_patient_resources(
         {"p1": {"resourceType": "Patient", "identifier": [{"value": "PAT-1"}], "gender": "male"}}
     )
-    found = ctx.patient_resource(Reference("Patient", identifier=Identifier("PAT-1")))
+    found = ctx.patient_resource(Reference(ActorKind.PATIENT, identifier=Identifier("PAT-1")))
     assert found is not None
     assert (found.patient_id, found.sex, found.source) == ("PAT-1", "M", "Patient/p1 in the input")
-    assert ctx.patient_resource(Reference("Patient", identifier=Identifier("PAT-2"))) is None
+    assert (
+        ctx.patient_resource(Reference(ActorKind.PATIENT, identifier=Identifier("PAT-2"))) is None
+    )

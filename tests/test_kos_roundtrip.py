@@ -28,7 +28,7 @@ from dicomsel.dicom import read_dataset, read_file
 from dicomsel.dicom.context import ReadOptions, ReadResult
 from dicomsel.fhir import from_imaging_selection, r5, read_fhir
 from dicomsel.kos import Context, write_kos
-from dicomsel.model import Selection
+from dicomsel.model import Identifier, Selection
 
 from conftest import REALDATA, SAMPLES, realdata, realdata_files
 from kosgen import Ref, make_kos, uid
@@ -103,7 +103,7 @@ def test_kos_to_fhir_to_kos(path: Path, tmp_path: Path, run_cli: Any) -> None:
     first = read_fhir("first", text=fhir.read_text()).selections
     second = read_fhir("second", text=again).selections
     assert comparable(second) == comparable(first)
-    assert all(s.identifiers[0].value == f"urn:oid:{after.sop_instance_uid}" for s in second)
+    assert all(s.identifiers[0] == Identifier.dicom_uid(after.sop_instance_uid) for s in second)
 
 
 @pytest.mark.realdata

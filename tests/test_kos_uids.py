@@ -31,9 +31,8 @@ def test_content_key_is_a_stable_digest() -> None:
 @pytest.mark.parametrize(
     ("ident", "uid"),
     [
-        (Identifier("urn:oid:1.2.3", "urn:dicom:uid"), "1.2.3"),
-        (Identifier("1.2.3", "urn:dicom:uid"), "1.2.3"),
-        (Identifier("urn:oid:1.02", "urn:dicom:uid"), None),
+        (Identifier.dicom_uid("1.2.3"), "1.2.3"),
+        (Identifier("1.2.3", "urn:dicom:uid"), None),  # a UID says its kind, not a system
         (Identifier("1.2.3", "urn:ietf:rfc:3986"), None),
         (None, None),
     ],

@@ -6,6 +6,7 @@ import pytest
 
 from dicomsel.errors import InvalidInputError, InvalidUIDError
 from dicomsel.model import (
+    ActorKind,
     Code,
     Instance,
     Reference,
@@ -144,4 +145,4 @@ def test_models_are_frozen() -> None:
 
 def test_reference_needs_identifier_or_display() -> None:
     with pytest.raises(InvalidInputError):
-        Reference("Patient")
+        Reference(ActorKind.PATIENT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from dicomsel.model import Selection
 
 from conftest import realdata, resources_of
 from segfiles import FRAME_OF_REFERENCE, RTSTRUCT_CLASS, Roi, check_golden, make_rtstruct, save
+
+PLUS_1 = dt.timezone(dt.timedelta(hours=1))
 
 
 def _rois(selections: list[Selection]) -> dict[int, Selection]:
@@ -47,7 +50,7 @@ def test_one_selection_per_roi_and_per_series_of_its_contour_images(tmp_path: Pa
     assert (heart.code.value, heart.code.scheme, heart.code.text) == ("80891009", "SCT", "Heart")
     assert [(c.value, c.text) for c in heart.categories] == [(None, "ORGAN")]
     assert heart.frame_of_reference_uid == FRAME_OF_REFERENCE
-    assert heart.issued == "2024-01-02T10:15:00+01:00"
+    assert heart.issued == dt.datetime(2024, 1, 2, 10, 15, tzinfo=PLUS_1)
     (images,) = _images(result.selections, 1)
     assert heart.focus == (images.key,)
     assert images.code == SOURCE_IMAGE_CODE

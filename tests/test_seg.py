@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from segfiles import (
     seg_header,
     write_seg,
 )
+
+PLUS_1 = dt.timezone(dt.timedelta(hours=1))
 
 
 def _segments(selections: list[Selection]) -> dict[int, Selection]:
@@ -68,11 +71,11 @@ def test_one_segment(tmp_path: Path) -> None:
     assert segment.frame_of_reference_uid == seg.FrameOfReferenceUID
     assert segment.series_number == 300
     assert [i.value for i in segment.identifiers] == [
-        f"urn:oid:{seg.SOPInstanceUID}",
-        f"urn:oid:{seg.SegmentSequence[0].TrackingUID}",
+        seg.SOPInstanceUID,
+        seg.SegmentSequence[0].TrackingUID,
     ]
     assert segment.description == "Tracking ID: finding-1"
-    assert segment.issued == "2024-01-02T10:15:00+01:00"
+    assert segment.issued == dt.datetime(2024, 1, 2, 10, 15, tzinfo=PLUS_1)
     assert [p.actor.display for p in segment.performers] == [
         "Tester Tina",
         "dicomsel tests/segfiles.py",

@@ -5,6 +5,7 @@ Every KOS written here goes through dciodvfy and dsrdump (tests/validators.py).
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import sys
@@ -20,7 +21,7 @@ from dicomsel import read_file
 from dicomsel.errors import InvalidInputError, MappingError
 from dicomsel.fhir import read_fhir
 from dicomsel.kos import Context, KosOptions, kos_uid, value_type, write_kos
-from dicomsel.model import Code
+from dicomsel.model import ActorKind, Code, EndpointKind, Identifier
 from dicomsel.terminology import DCM, key_object_title
 
 from conftest import SAMPLES
@@ -37,6 +38,8 @@ STUDY = uid("to-kos", "study")
 STUDY_2 = uid("to-kos", "study", 2)
 SERIES = uid("to-kos", "series")
 SERIES_2 = uid("to-kos", "series", 2)
+
+PLUS_1 = dt.timezone(dt.timedelta(hours=1))
 
 
 def sop_class(cls: str) -> dict[str, str]:
@@ -158,7 +161,7 @@ def test_patient_resource_in_the_bundle(tmp_path: Path, run_cli: Any) -> None:
         "PAT-1",
         "urn:oid:1.2.3",
     )
-    assert sel.issued == "2024-01-02T10:15:00+01:00"
+    assert sel.issued == dt.datetime(2024, 1, 2, 10, 15, tzinfo=PLUS_1)
     assert (sel.code.value, sel.code.meaning) == ("113000", "Of Interest")
 
 
@@ -287,12 +290,12 @@ def test_description_observers_and_accession(tmp_path: Path, run_cli: Any) -> No
     assert ds.AccessionNumber == "ACC-77"
     (back,) = read_file(out).selections
     assert back.description == "Look & see\nline 2"
-    assert [(p.actor.resource_type, p.actor.display) for p in back.performers] == [
-        ("Practitioner", "Doe Jane"),
-        ("Device", "Workstation 7"),
+    assert [(p.actor.kind, p.actor.display) for p in back.performers] == [
+        (ActorKind.PERSON, "Doe Jane"),
+        (ActorKind.DEVICE, "Workstation 7"),
     ]
     device = back.performers[1].actor.identifier
-    assert device is not None and device.value == "urn:oid:1.2.3.4.5"
+    assert device == Identifier.dicom_uid("1.2.3.4.5")
     assert [r.identifier.value for r in back.based_on if r.identifier] == ["ACC-77"]
 
 
@@ -333,8 +336,8 @@ def test_endpoints_become_retrieve_ae_title_and_url(tmp_path: Path, run_cli: Any
     assert series.RetrieveURL == "https://pacs.example.org/dicomweb"
     (back,) = read_file(out).selections
     assert {(e.kind, e.ae_title, e.address) for e in back.endpoints} == {
-        ("dicom-dimse", "PACS_A", None),
-        ("dicom-wado-rs", None, "https://pacs.example.org/dicomweb"),
+        (EndpointKind.DIMSE, "PACS_A", None),
+        (EndpointKind.DICOMWEB, None, "https://pacs.example.org/dicomweb"),
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from pydicom.dataset import Dataset
 
@@ -17,6 +19,8 @@ from dicomsel.dicom.values import (
     zone,
 )
 from dicomsel.model import Code
+
+PLUS_1 = dt.timezone(dt.timedelta(hours=1))
 
 
 @pytest.mark.parametrize(
@@ -77,5 +81,5 @@ def test_issued_from_another_date_time_pair_names_it() -> None:
     assert ctx.warnings == ["StructureSetTime (3006,0009) is missing: issued left out"]
     ds.StructureSetTime = "1015"
     assert issued(ds, ctx, tags.StructureSetDate, tags.StructureSetTime) == (
-        "2024-01-02T10:15:00+01:00"
+        dt.datetime(2024, 1, 2, 10, 15, tzinfo=PLUS_1)
     )
