@@ -349,8 +349,8 @@ def convert_item(source: Source, item: Item, opts: ConvertOptions) -> ItemResult
         log.error("%s: %s", path, e)
         outcome.status, outcome.reason = "failed", _reason(e)
         return ItemResult(outcome)
-    _report(outcome, [Issue(w, path=path) for w in result.warnings], opts)
-    _report(outcome, [Issue.lossy(w, path=path) for w in out.warnings], opts)
+    _report(outcome, result.issues, opts)
+    _report(outcome, [i.with_path(path) for i in out.issues], opts)
     if _strict_failure(outcome, opts):
         return ItemResult(outcome)
     outcome.resources = [f"{r['resourceType']}/{r['id']}" for r in out.resources]
@@ -450,7 +450,7 @@ class _SeriesMerger:
             return []
         if out.warnings:
             first = outcomes[0]
-            _report(first, [Issue.lossy(w, path=first.path) for w in out.warnings], self.opts)
+            _report(first, [i.with_path(first.path) for i in out.issues], self.opts)
             if self.opts.strict:
                 for o in outcomes:
                     o.status = "failed"

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from pydicom.dataset import Dataset
 
-from dicomsel.errors import InvalidInputError, InvalidUIDError
+from dicomsel.errors import InvalidInputError, InvalidUIDError, Issue
 from dicomsel.model import Code, ObservationRecord, Selection
 from dicomsel.uid import check_uid
 
@@ -81,7 +81,7 @@ class ReadContext:
     path : str or None
         The file, for messages (None: an in-memory dataset).
     options : ReadOptions
-    warnings : list of str
+    issues : list of dicomsel.errors.Issue
         What was read tolerantly or left out, in order.
     deferred : DeferredGroups or None
         The per-frame groups the file reader left unread (None: they are in the
@@ -90,17 +90,26 @@ class ReadContext:
 
     path: str | None
     options: ReadOptions = field(default_factory=ReadOptions)
-    warnings: list[str] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
     deferred: DeferredGroups | None = None
 
-    def warn(self, message: str) -> None:
+    @property
+    def warnings(self) -> list[str]:
+        """The messages of the issues recorded so far."""
+        return [i.reason for i in self.issues]
+
+    def warn(self, message: str, attribute: str | None = None) -> None:
         """Record something that was read tolerantly or left out.
 
         Parameters
         ----------
         message : str
+            The whole message (it names the attribute, as it is shown to users).
+        attribute : str or None
+            The attribute, as :func:`dicomsel.dicom.values.attr_name` names it, when
+            the caller knows it apart from the message.
         """
-        self.warnings.append(message)
+        self.issues.append(Issue(message, path=self.path, attribute=attribute))
 
     def error(self, reason: str, attribute: str | None = None) -> InvalidInputError:
         """Build an error naming this file.
@@ -158,11 +167,17 @@ class ReadResult:
     """What a reader produced from one DICOM object.
 
     ``observations`` are the measurements and evaluations an SR holds; their
-    ``derived_from`` name selections of ``selections`` by key.
+    ``derived_from`` name selections of ``selections`` by key. ``issues`` are
+    what was read tolerantly or left out (pydicom's warnings among them).
     """
 
     sop_class_uid: str
     sop_instance_uid: str
     selections: list[Selection] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
     observations: list[ObservationRecord] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[str]:
+        """The messages of :attr:`issues`, in order."""
+        return [i.reason for i in self.issues]

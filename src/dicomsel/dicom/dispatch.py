@@ -18,7 +18,7 @@ from dicomsel.dicom import image, kos, rtstruct, seg, sr
 from dicomsel.dicom.context import ReadContext, ReadOptions, ReadResult
 from dicomsel.dicom.filereader import deferred_groups, gc_paused, read_header_file
 from dicomsel.dicom.values import attr_name
-from dicomsel.errors import DicomselError, InvalidInputError, UnsupportedObjectError
+from dicomsel.errors import DicomselError, InvalidInputError, Issue, UnsupportedObjectError
 
 __all__ = ["READERS", "Reader", "read_dataset", "read_file", "reader_for"]
 
@@ -72,7 +72,7 @@ def _read(ds: Dataset, ctx: ReadContext) -> ReadResult:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result = reader(ds, ctx)
-        result.warnings.extend(f"pydicom: {w.message}" for w in caught)
+        result.issues.extend(Issue(f"pydicom: {w.message}", path=path) for w in caught)
         return result
     except DicomselError as e:
         if path:
@@ -138,5 +138,5 @@ def read_file(path: str | os.PathLike[str], options: ReadOptions | None = None) 
         header = read_header_file(p)
         ctx = ReadContext(path=p, options=options or ReadOptions(), deferred=header.deferred)
         result = _read(header.dataset, ctx)
-    result.warnings[:0] = header.notes
+    result.issues[:0] = [Issue(note, path=p) for note in header.notes]
     return result

@@ -432,5 +432,5 @@ def read_image(ds: Dataset, ctx: ReadContext) -> ReadResult:
         sop_class_uid=hdr.sop_class_uid,
         sop_instance_uid=hdr.sop_instance_uid,
         selections=[sel],
-        warnings=ctx.warnings,
+        issues=ctx.issues,
     )

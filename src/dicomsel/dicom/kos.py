@@ -173,7 +173,7 @@ def read_kos(ds: Dataset, ctx: ReadContext) -> ReadResult:
                 description=description,
             )
         )
-    result.warnings = ctx.warnings
+    result.issues = ctx.issues
     return result
 
 

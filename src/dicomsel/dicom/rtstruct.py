@@ -394,5 +394,5 @@ def read_rtstruct(ds: Dataset, ctx: ReadContext) -> ReadResult:
                     performers=creators,
                 )
             )
-    result.warnings = ctx.warnings
+    result.issues = ctx.issues
     return result

@@ -577,5 +577,5 @@ def read_seg(ds: Dataset, ctx: ReadContext) -> ReadResult:
                 based_on=hdr.based_on,
             )
         )
-    result.warnings = ctx.warnings
+    result.issues = ctx.issues
     return result

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from dicomsel.errors import Issue
 from dicomsel.model import Selection
 
 __all__ = ["Flavour", "Output"]
@@ -21,12 +22,19 @@ class Output:
     references (``ImagingSelection/<id>``) of the resources written for it (one
     in R5; several where a flavour splits a selection), so resources that point
     at selections (Observation.derivedFrom, focus) need not know the flavour.
+    ``warnings`` collects the messages of what the flavour could not carry, as the
+    writer goes; :attr:`issues` gives them as :class:`~dicomsel.errors.Issue` records.
     """
 
     resources: list[dict[str, Any]] = field(default_factory=list)
     shared: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     refs: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def issues(self) -> list[Issue]:
+        """What the flavour could not carry (:class:`~dicomsel.errors.LossyMappingWarning`)."""
+        return [Issue.lossy(w) for w in self.warnings]
 
 
 class Flavour(Protocol):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dicomsel.errors import DicomselError, InvalidInputError
+from dicomsel.errors import DicomselError, InvalidInputError, Issue
 from dicomsel.fhir import r5, snapshot1
 from dicomsel.fhir.ids import bundle_id
 from dicomsel.model import Selection
@@ -59,6 +59,11 @@ class FhirInput:
     keys: dict[str, str] = field(default_factory=dict)
     #: resource id -> the flavour it was read as (``r5`` or ``r5-snapshot1``)
     flavours: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def issues(self) -> list[Issue]:
+        """:attr:`warnings` (what was read tolerantly or left out) as issue records."""
+        return [Issue(w) for w in self.warnings]
 
 
 def load_resources(

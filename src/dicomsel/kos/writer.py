@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 
 from pydicom.dataset import Dataset
 
-from dicomsel.errors import InvalidInputError, MappingError
+from dicomsel.errors import InvalidInputError, Issue, MappingError
 from dicomsel.kos.content import add_content
 from dicomsel.kos.context import Context
 from dicomsel.kos.plan import Document, Report, plan
@@ -86,6 +86,11 @@ class KosResult:
     datasets: list[Dataset] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def issues(self) -> list[Issue]:
+        """:attr:`warnings` as :class:`~dicomsel.errors.Issue` records (what a KOS cannot carry)."""
+        return [Issue.lossy(w) for w in self.warnings]
 
 
 def write_kos(

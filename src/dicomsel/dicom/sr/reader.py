@@ -49,5 +49,5 @@ def read_sr(ds: Dataset, ctx: ReadContext) -> ReadResult:
     result.observations = observations
     if not result.selections and not observations:
         ctx.warn("no image reference, region, evidence or measurement: nothing to convert")
-    result.warnings = ctx.warnings
+    result.issues = ctx.issues
     return result
