@@ -1,6 +1,11 @@
 """dicomsel: DICOM image selections (KOS, SR, SEG, RTSTRUCT, images) to FHIR ImagingSelection.
 
-The public API: read DICOM into the neutral model, write the model as FHIR.
+The public API: read DICOM into the neutral model (:func:`read_file`,
+:func:`read_dataset`), convert files and folders to FHIR resources
+(:func:`convert`, or :func:`run` for any source and sink), read FHIR back
+into the model (:func:`read_fhir`) and write it as DICOM Key Object
+Selection documents (:func:`write_kos`). What is read tolerantly or cannot be
+carried is reported as :class:`Issue` records, never dropped silently.
 
 >>> from dicomsel import read_file, convert
 """
@@ -12,16 +17,43 @@ from importlib.metadata import PackageNotFoundError, version
 from dicomsel.dicom import ReadOptions, ReadResult, read_dataset, read_file
 from dicomsel.errors import (
     DicomselError,
+    InputWarning,
     InvalidInputError,
     InvalidUIDError,
+    Issue,
     LossyMappingWarning,
     MappingError,
     NotDicomError,
+    Severity,
     UnsupportedObjectError,
+    Validation,
     ValidationError,
 )
-from dicomsel.model import Instance, Region2D, Region3D, Selection
-from dicomsel.pipeline import Batch, ConvertOptions, Outcome, convert
+from dicomsel.fhir import FhirInput, read_fhir
+from dicomsel.io import Item, Sink, Source
+from dicomsel.kos import Context, KosOptions, KosResult, write_kos
+from dicomsel.model import (
+    ActorKind,
+    Code,
+    Endpoint,
+    EndpointKind,
+    Identifier,
+    IdentifierKind,
+    Instance,
+    ObservationKind,
+    ObservationRecord,
+    Performer,
+    PerformerFunction,
+    Provenance,
+    Reference,
+    Region2D,
+    Region3D,
+    RegionType2D,
+    RegionType3D,
+    Selection,
+    Status,
+)
+from dicomsel.pipeline import Batch, ConvertOptions, Outcome, convert, run
 
 try:
     __version__ = version("dicomsel")
@@ -29,25 +61,54 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
 __all__ = [
+    "ActorKind",
     "Batch",
+    "Code",
+    "Context",
     "ConvertOptions",
     "DicomselError",
+    "Endpoint",
+    "EndpointKind",
+    "FhirInput",
+    "Identifier",
+    "IdentifierKind",
+    "InputWarning",
     "Instance",
     "InvalidInputError",
     "InvalidUIDError",
+    "Issue",
+    "Item",
+    "KosOptions",
+    "KosResult",
     "LossyMappingWarning",
     "MappingError",
     "NotDicomError",
+    "ObservationKind",
+    "ObservationRecord",
     "Outcome",
+    "Performer",
+    "PerformerFunction",
+    "Provenance",
     "ReadOptions",
     "ReadResult",
+    "Reference",
     "Region2D",
     "Region3D",
+    "RegionType2D",
+    "RegionType3D",
     "Selection",
+    "Severity",
+    "Sink",
+    "Source",
+    "Status",
     "UnsupportedObjectError",
+    "Validation",
     "ValidationError",
     "__version__",
     "convert",
     "read_dataset",
+    "read_fhir",
     "read_file",
+    "run",
+    "write_kos",
 ]
