@@ -263,3 +263,48 @@ def test_xml_writer_removes_what_xml_cannot_hold(caplog: pytest.LogCaptureFixtur
     with caplog.at_level(logging.WARNING, logger="dicomsel"):
         dumps(res)
     assert any("FHIR XML of Endpoint/ep1" in r.getMessage() for r in caplog.records)
+
+
+# ---- resources no writer made: serialise and fhir-convert's pass-through
+
+
+def test_serialise_cleans_what_no_writer_cleaned(caplog: pytest.LogCaptureFixture) -> None:
+    patient = {"resourceType": "Patient", "id": "p1", "name": [{"text": f"Doe{BAD}\ud800"}]}
+    for fmt in ("bundle", "transaction", "ndjson"):
+        with caplog.at_level(logging.WARNING, logger="dicomsel"):
+            text = serialise([patient], fmt)
+        text.encode("utf-8")  # a lone surrogate would raise here
+        _no_forbidden(text)
+        assert "DoeABCDE" in text
+        assert any(
+            "Patient/p1.name[0].text: 5 control character(s) removed" in r.getMessage()
+            for r in caplog.records
+        )
+        caplog.clear()
+    assert patient["name"][0]["text"] == f"Doe{BAD}\ud800"  # the caller's dict is left alone
+
+
+@pytest.mark.parametrize("xml", [False, True])
+def test_fhir_convert_pass_through_with_control_characters(
+    tmp_path: Path, run_cli: Any, xml: bool
+) -> None:
+    kos = _kos_with_controls(tmp_path)
+    batch = dicomsel.convert([str(kos)])
+    resources = batch.all_resources()
+    # an input from elsewhere: control characters in a Patient and in a selection
+    resources.append(
+        {"resourceType": "Patient", "id": "p1", "name": [{"text": f"Doe{BAD}"}], "gender": "other"}
+    )
+    resources[0]["code"]["coding"][0]["display"] = f"Key{BAD}"
+    src = tmp_path / "in.ndjson"
+    src.write_text("".join(json.dumps(r) + "\n" for r in resources), encoding="ascii")
+    assert "\\u0000" in src.read_text()
+    code, out, err = run_cli("fhir-convert", src, "--to", "r5", *(["--xml"] if xml else []))
+    assert code == 0, err
+    assert "internal error" not in err
+    assert "control character(s) removed" in err
+    _no_forbidden(out)
+    if xml:
+        _parse_xml(out)
+    else:
+        resources_of(out)
