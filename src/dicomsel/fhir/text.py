@@ -77,21 +77,23 @@ def removal_warning(where: str, removed: list[str]) -> str:
     )
 
 
-def _clean(node: Any, where: str, warnings: list[str]) -> Any:
-    if isinstance(node, str):
-        text, removed = clean_string(node)
-        if removed:
-            warnings.append(removal_warning(where, removed))
-        return text
-    if isinstance(node, dict):
-        for key, value in node.items():
-            node[key] = _clean(value, f"{where}.{key}", warnings)
-        return node
-    if isinstance(node, list):
-        for i, value in enumerate(node):
-            node[i] = _clean(value, f"{where}[{i}]", warnings)
-        return node
-    return node
+def _path(root: str, parts: list[str | int]) -> str:
+    return root + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
+
+
+def _clean(node: Any, root: str, parts: list[str | int], warnings: list[str]) -> None:
+    """Clean the strings in a dict or list, in place; the path is only spelt out on a hit."""
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in items:
+        if isinstance(value, str):
+            if FORBIDDEN.search(value):
+                text, removed = clean_string(value)
+                node[key] = text
+                warnings.append(removal_warning(_path(root, [*parts, key]), removed))
+        elif isinstance(value, dict | list):
+            parts.append(key)
+            _clean(value, root, parts, warnings)
+            parts.pop()
 
 
 def clean_resource(resource: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
@@ -111,8 +113,7 @@ def clean_resource(resource: dict[str, Any], warnings: list[str]) -> dict[str, A
         ``resource`` itself.
     """
     root = f"{resource.get('resourceType', '?')}/{resource.get('id', '?')}"
-    for key, value in resource.items():
-        resource[key] = _clean(value, f"{root}.{key}", warnings)
+    _clean(resource, root, [], warnings)
     return resource
 
 
