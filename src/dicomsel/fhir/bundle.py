@@ -13,8 +13,11 @@ written.
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +26,7 @@ from typing import Any
 from dicomsel.errors import DicomselError, InvalidInputError, Issue
 from dicomsel.fhir import r5, snapshot1
 from dicomsel.fhir.ids import bundle_id
+from dicomsel.fhir.text import FORBIDDEN, clean_resource
 from dicomsel.model import Selection
 
 __all__ = [
@@ -270,8 +274,25 @@ def read_fhir(
 FORMATS = ("bundle", "transaction", "ndjson")
 
 
+log = logging.getLogger(__name__)
+
+#: How ``json.dumps`` escapes the C0 controls :data:`~dicomsel.fhir.text.FORBIDDEN` holds
+#: (tab, LF and CR come out as ``\t``, ``\n``, ``\r``); a false hit (an escaped
+#: backslash before ``b``) only costs a cleaning pass that finds nothing.
+_ESCAPED = re.compile(r"\\(?:u00[01][0-9a-fA-F]|[bf])")
+
+
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    if FORBIDDEN.search(text) or _ESCAPED.search(text):
+        # a resource no flavour writer cleaned (passed through from an input)
+        obj = copy.deepcopy(obj)
+        warnings: list[str] = []
+        clean_resource(obj.get("resource", obj) if isinstance(obj, dict) else obj, warnings)
+        for w in warnings:
+            log.warning("%s", w)
+        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text
 
 
 def _with_bundle_references(resource: dict[str, Any], table: dict[str, str]) -> dict[str, Any]:

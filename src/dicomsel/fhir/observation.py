@@ -25,6 +25,7 @@ from dicomsel.fhir.datatypes import reference as reference_json
 from dicomsel.fhir.ids import IdFactory, observation_id, relative_reference
 from dicomsel.fhir.primitives import instant, json_number
 from dicomsel.fhir.r5.validate import validate_r5
+from dicomsel.fhir.text import clean_output
 from dicomsel.model import Code, ObservationKind, ObservationRecord
 
 __all__ = [
@@ -282,7 +283,7 @@ def write(records: Sequence[ObservationRecord], refs: Mapping[str, Sequence[str]
                     f"observation {rec.key!r}: member {member!r} is not among the observations"
                 )
         to_observation(rec, refs, out)
-    return out
+    return clean_output(out)
 
 
 def validate(resource: dict[str, Any]) -> None:

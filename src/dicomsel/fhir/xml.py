@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import decimal
 import json
+import logging
 import typing
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
@@ -32,8 +33,11 @@ from dicomsel.errors import InvalidInputError
 from dicomsel.fhir.bundle import serialise
 from dicomsel.fhir.snapshot1.validate import schema as s1_schema
 from dicomsel.fhir.snapshot1.write import NAME as SNAPSHOT1
+from dicomsel.fhir.text import clean_string, removal_warning
 
 __all__ = ["NS", "XHTML", "dumps", "loads", "serialise_xml"]
+
+log = logging.getLogger(__name__)
 
 NS = "http://hl7.org/fhir"
 XHTML = "http://www.w3.org/1999/xhtml"
@@ -186,6 +190,7 @@ def _ordered(obj: dict[str, Any], order: list[str]) -> list[str]:
 
 
 def _xhtml(div: str) -> str:
+    """The narrative, checked: it must parse (after :func:`_Writer.text` cleaned it)."""
     try:
         ET.fromstring(div)
     except ET.ParseError as e:
@@ -194,9 +199,20 @@ def _xhtml(div: str) -> str:
 
 
 class _Writer:
-    def __init__(self, flavour: str) -> None:
+    def __init__(self, flavour: str, removed: list[str] | None = None) -> None:
         self.flavour = flavour
         self.lines: list[str] = []
+        # characters XML 1.0 cannot hold, removed from attribute values and the div
+        self.removed: list[str] = [] if removed is None else removed
+
+    def text(self, value: str) -> str:
+        """``value`` without the characters XML 1.0 forbids (the writers removed them already)."""
+        cleaned, removed = clean_string(value)
+        self.removed += removed
+        return cleaned
+
+    def attr(self, value: Any) -> str:
+        return quoteattr(self.text(_value(value)))
 
     def resource(self, res: dict[str, Any], depth: int) -> None:
         rtype = res.get("resourceType")
@@ -229,14 +245,14 @@ class _Writer:
     def element(self, name: str, value: Any, ext: Any, child: _Child, depth: int) -> None:
         pad = "  " * depth
         if child.kind == "xhtml":
-            self.lines.append(pad + _xhtml(str(value)))
+            self.lines.append(pad + _xhtml(self.text(str(value))))
         elif child.kind == "resource":
             self.lines.append(f"{pad}<{name}>")
             self.resource(value, depth + 1)
             self.lines.append(f"{pad}</{name}>")
         elif child.kind == "complex":
-            attrs = _attrs(value, _is_extension(child.type))
-            inner = _Writer(self.flavour)
+            attrs = self.attrs(value, _is_extension(child.type))
+            inner = _Writer(self.flavour, self.removed)
             inner.body(value, child.type, depth + 1, resource=False)
             if inner.lines:
                 self.lines.append(f"{pad}<{name}{attrs}>")
@@ -247,9 +263,9 @@ class _Writer:
         else:
             attrs = ""
             if isinstance(ext, dict) and ext.get("id"):
-                attrs += f" id={quoteattr(str(ext['id']))}"
+                attrs += f" id={self.attr(ext['id'])}"
             if value is not None:
-                attrs += f" value={quoteattr(_value(value))}"
+                attrs += f" value={self.attr(value)}"
             exts = ext.get("extension") if isinstance(ext, dict) else None
             if exts:
                 self.lines.append(f"{pad}<{name}{attrs}>")
@@ -260,21 +276,20 @@ class _Writer:
             else:
                 self.lines.append(f"{pad}<{name}{attrs}/>")
 
+    def attrs(self, obj: dict[str, Any], extension: bool) -> str:
+        out = ""
+        if obj.get("id") is not None:
+            out += f" id={self.attr(obj['id'])}"
+        if extension and obj.get("url") is not None:
+            out += f" url={self.attr(obj['url'])}"
+        return out
+
 
 def _is_extension(t: _Type) -> bool:
     return (t[0] == "r5" and t[1].__name__ == "Extension") or (t[0] == "s1" and t[1] == "Extension")
 
 
-def _attrs(obj: dict[str, Any], extension: bool) -> str:
-    out = ""
-    if obj.get("id") is not None:
-        out += f" id={quoteattr(str(obj['id']))}"
-    if extension and obj.get("url") is not None:
-        out += f" url={quoteattr(str(obj['url']))}"
-    return out
-
-
-def dumps(resource: dict[str, Any], flavour: str = "r5") -> str:
+def dumps(resource: dict[str, Any], flavour: str = "r5", warnings: list[str] | None = None) -> str:
     """One resource (a Bundle included) as a FHIR XML document.
 
     Parameters
@@ -284,11 +299,16 @@ def dumps(resource: dict[str, Any], flavour: str = "r5") -> str:
     flavour : str
         ``r5`` or ``r5-snapshot1`` (whose ImagingSelections follow the
         project's schema; Bundles and Endpoints are R5 in both).
+    warnings : list of str, optional
+        Receives a warning when a string held characters XML 1.0 cannot carry
+        (:data:`dicomsel.fhir.text.FORBIDDEN`), which are removed so the
+        document always parses; without a list the warning is logged. The
+        flavour writers remove them first, naming the element.
 
     Returns
     -------
     str
-        The document, with a UTF-8 declaration.
+        The document, with a UTF-8 declaration; always well-formed XML.
 
     Raises
     ------
@@ -297,11 +317,21 @@ def dumps(resource: dict[str, Any], flavour: str = "r5") -> str:
     """
     w = _Writer(flavour)
     w.resource(resource, 0)
+    if w.removed:
+        rtype = resource.get("resourceType")
+        message = removal_warning(f"FHIR XML of {rtype}/{resource.get('id', '?')}", w.removed)
+        if warnings is None:
+            log.warning("%s", message)
+        else:
+            warnings.append(message)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + "\n".join(w.lines) + "\n"
 
 
 def serialise_xml(
-    resources: Iterable[dict[str, Any]], fmt: str = "bundle", flavour: str = "r5"
+    resources: Iterable[dict[str, Any]],
+    fmt: str = "bundle",
+    flavour: str = "r5",
+    warnings: list[str] | None = None,
 ) -> str:
     """Resources as an XML Bundle, built as :func:`dicomsel.fhir.bundle.serialise` builds it.
 
@@ -311,6 +341,8 @@ def serialise_xml(
     fmt : str
         ``bundle`` or ``transaction``; NDJSON has no XML form.
     flavour : str
+        As for :func:`dumps`.
+    warnings : list of str, optional
         As for :func:`dumps`.
 
     Returns
@@ -324,7 +356,7 @@ def serialise_xml(
     """
     if fmt == "ndjson":
         raise ValueError("NDJSON has no XML form: use --format bundle or transaction")
-    return dumps(json.loads(serialise(resources, fmt)), flavour)
+    return dumps(json.loads(serialise(resources, fmt)), flavour, warnings)
 
 
 # ---- XML -> JSON

@@ -24,6 +24,7 @@ from dicomsel.fhir.endpoint import endpoint_references
 from dicomsel.fhir.ids import IdFactory, key_id, relative_reference, selection_id
 from dicomsel.fhir.imaging_selection import narrative
 from dicomsel.fhir.primitives import instant, json_number
+from dicomsel.fhir.text import clean_output
 from dicomsel.model import Instance, Selection
 
 __all__ = ["NAME", "to_imaging_selection", "write"]
@@ -191,4 +192,4 @@ def write(selections: Sequence[Selection]) -> Output:
     out = Output()
     for sel in selections:
         to_imaging_selection(sel, out)
-    return out
+    return clean_output(out)

@@ -48,6 +48,7 @@ from dicomsel.fhir.ids import IdFactory, key_id, relative_reference
 from dicomsel.fhir.imaging_selection import narrative
 from dicomsel.fhir.primitives import instant, json_number
 from dicomsel.fhir.snapshot1.rules import anchor_on_read, is_oid, number_list, oid
+from dicomsel.fhir.text import clean_output
 from dicomsel.model import Instance, Region2D, Region3D, Selection, Status
 
 __all__ = ["NAME", "circle_as_ellipse", "to_imaging_selections", "write"]
@@ -337,4 +338,4 @@ def write(selections: Sequence[Selection]) -> Output:
     out = Output()
     for sel in selections:
         to_imaging_selections(sel, out)
-    return out
+    return clean_output(out)
