@@ -386,6 +386,7 @@ def test_one_kos_per_patient(tmp_path: Path, run_cli: Any) -> None:
     code, _, err = run_cli("to-kos", src, "-o", tmp_path / "one.dcm")
     assert code == 1 and "folder" in err
     assert nothing_written(tmp_path)
+    (tmp_path / "out").mkdir()  # to-kos never creates the -o folder
     code, stdout, err = run_cli("to-kos", src, "-o", f"{tmp_path}/out/")
     assert code == 0, err
     paths = [Path(p) for p in stdout.split()]

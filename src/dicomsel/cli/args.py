@@ -12,10 +12,11 @@ import datetime as dt
 
 from dicomsel import terminology
 from dicomsel.errors import InvalidInputError
+from dicomsel.io.files import OutputPathError, check_output
 from dicomsel.kos.values import parse_instant
 from dicomsel.model import Code, check_uid
 
-__all__ = ["parse_content_datetime", "parse_title", "parse_uid_root"]
+__all__ = ["check_outputs", "parse_content_datetime", "parse_title", "parse_uid_root"]
 
 
 def parse_title(text: str) -> Code:
@@ -98,3 +99,33 @@ def parse_content_datetime(text: str) -> str:
         return now.isoformat(timespec="seconds")
     parse_instant(text, "--content-datetime")
     return text
+
+
+def check_outputs(output: str | None, report: str | None = None) -> None:
+    """``-o`` and ``--report``: both writable files (``-``: stdout), not both stdout.
+
+    Called before any work, so that a bad path costs nothing.
+
+    Parameters
+    ----------
+    output : str or None
+        ``-o``.
+    report : str or None
+        ``--report``.
+
+    Raises
+    ------
+    dicomsel.io.files.OutputPathError
+        When a path cannot be written (see :func:`dicomsel.io.files.check_output`), or
+        both go to standard output.
+    """
+    if output is not None:
+        check_output(output, "-o")
+    if report is not None:
+        check_output(report, "--report")
+        if report == "-" and output in (None, "-"):
+            raise OutputPathError(
+                "the report and the output would both go to standard output: "
+                "give -o a file, or --report a file",
+                attribute="--report -",
+            )
