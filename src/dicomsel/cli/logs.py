@@ -19,7 +19,7 @@ from typing import IO, Any, TypeVar
 
 from dicomsel.redact import redact
 
-__all__ = ["NOTICE", "ProgressExecutor", "Summary", "setup_logging"]
+__all__ = ["NOTICE", "ProgressExecutor", "Summary", "mask_values", "setup_logging"]
 
 log = logging.getLogger("dicomsel")
 
@@ -35,11 +35,12 @@ class _Formatter(logging.Formatter):
     def __init__(self, verbosity: int) -> None:
         super().__init__()
         self.verbosity = verbosity
+        self.values: set[str] = set()
 
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
         if self.verbosity < 2:
-            message = redact(message)
+            message = redact(message, self.values)
         if record.levelno == NOTICE:
             text = f"dicomsel: {message}"
         else:
@@ -83,6 +84,16 @@ def setup_logging(verbosity: int, stream: IO[str] | None = None) -> None:
         pydicom_log.addHandler(logging.NullHandler())
     pydicom_log.propagate = False
     log.setLevel(NOTICE if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG)
+
+
+def mask_values(values: Iterable[str]) -> None:
+    """Mask ``values`` (an input's patient identity: IDs, names, birth dates) in every line.
+
+    A subcommand that knows them (``to-kos``: its Patients and context files) hands
+    them here; below ``-vv`` no log line shows them.
+    """
+    if _handler is not None and isinstance(_handler.formatter, _Formatter):
+        _handler.formatter.values.update(v for v in values if v and v.strip())
 
 
 @dataclass(slots=True)
@@ -167,7 +178,7 @@ class ProgressExecutor:
             unit="file",
             file=self.stream if self.stream is not None else sys.stderr,
             dynamic_ncols=True,
-            leave=False,
+            leave=True,
         )
         if _handler is not None:
             _handler.bar = tqdm

@@ -85,6 +85,26 @@ def save_atomic(ds: Dataset, path: str) -> None:
     replace_atomically(path, lambda f: ds.save_as(f, enforce_file_format=True), suffix=".dcm")
 
 
+def _patient_values(context: Any, selections: list[Any]) -> list[str]:
+    """Who the patients are, as the input and the context files say: masked in the logs."""
+    values: list[str] = []
+    for p in context.patients.values():
+        values += [p.patient_id, p.name, p.birth_date, p.issuer]
+    for res in context.resources.values():
+        values += [str(i.get("value", "")) for i in res.get("identifier") or ()]
+        values.append(str(res.get("birthDate", "")))
+        for name in res.get("name") or ():
+            values += [str(name.get("text", "")), str(name.get("family", ""))]
+            values += [str(g) for g in name.get("given") or ()]
+    for sel in selections:
+        subject = getattr(sel, "subject", None)
+        if subject is not None:
+            if subject.identifier is not None:
+                values.append(subject.identifier.value or "")
+            values.append(subject.display or "")
+    return values
+
+
 def _check_output(output: str | None) -> None:
     """``-o``, before any work: an existing writable folder, or a file in one."""
     from dicomsel.io.files import check_output, check_output_folder
@@ -115,7 +135,7 @@ def _targets(output: str | None, datasets: list[Dataset]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Run ``to-kos`` with parsed arguments."""
     from dicomsel.cli.args import parse_content_datetime, parse_title, parse_uid_root
-    from dicomsel.cli.logs import NOTICE
+    from dicomsel.cli.logs import NOTICE, mask_values
     from dicomsel.cli.main import ExitCode
     from dicomsel.errors import DicomselError
     from dicomsel.fhir import read_fhir
@@ -154,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
                 log.info("%s: %s resource not used", name, r.get("resourceType"))
         context = Context.from_paths(args.context)
         context.add_patient_resources(patients)
+        mask_values(_patient_values(context, selections))
         for note in context.notes:
             log.info("%s", note)
         if args.strict and read_warnings:
