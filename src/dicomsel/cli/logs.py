@@ -159,8 +159,8 @@ class ProgressExecutor:
                 for result in results:
                     self._seen(result)
                 if bar is not None:
-                    bar.update(len(results))
                     bar.set_postfix_str(self._postfix(), refresh=False)
+                    bar.update(len(results))
                 yield results
         finally:
             if bar is not None:
