@@ -16,7 +16,13 @@ from dicomsel.io.files import OutputPathError, check_output
 from dicomsel.kos.values import parse_instant
 from dicomsel.model import Code, check_uid
 
-__all__ = ["check_outputs", "parse_content_datetime", "parse_title", "parse_uid_root"]
+__all__ = [
+    "check_outputs",
+    "check_paths",
+    "parse_content_datetime",
+    "parse_title",
+    "parse_uid_root",
+]
 
 
 def parse_title(text: str) -> Code:
@@ -129,3 +135,16 @@ def check_outputs(output: str | None, report: str | None = None) -> None:
                 "give -o a file, or --report a file",
                 attribute="--report -",
             )
+
+
+def check_paths(inputs: list[str], output: str | None, report: str | None = None) -> None:
+    """The inputs name stdin (``-``) once at most; ``-o`` and ``--report`` as :func:`check_outputs`.
+
+    Raises
+    ------
+    dicomsel.errors.DicomselError
+        A usage error, before any work.
+    """
+    if inputs.count("-") > 1:
+        raise InvalidInputError("- (stdin) can be given once", attribute="INPUT")
+    check_outputs(output, report)

@@ -138,14 +138,11 @@ def run(args: argparse.Namespace) -> int:
     options = _options(args)
     if options is None:
         return ExitCode.USAGE
-    from dicomsel.cli.args import check_outputs
+    from dicomsel.cli.args import check_paths
     from dicomsel.errors import DicomselError
 
-    if args.inputs.count("-") > 1:
-        log.error("- (stdin) can be given once")
-        return ExitCode.USAGE
     try:
-        check_outputs(args.output, args.report)
+        check_paths(args.inputs, args.output, args.report)
     except DicomselError as e:
         log.error("%s", e)
         return ExitCode.USAGE

@@ -173,7 +173,7 @@ def convert_resources(name: str, text: str | None, to: str, source: str | None =
 
 def run(args: argparse.Namespace) -> int:
     """Run ``fhir-convert`` with parsed arguments."""
-    from dicomsel.cli.args import check_outputs
+    from dicomsel.cli.args import check_paths
     from dicomsel.cli.convert import write_atomic
     from dicomsel.cli.logs import NOTICE
     from dicomsel.cli.main import ExitCode
@@ -183,11 +183,8 @@ def run(args: argparse.Namespace) -> int:
     if args.xml and args.format == "ndjson":
         log.error("--xml: NDJSON has no XML form; use --format bundle or transaction")
         return ExitCode.USAGE
-    if args.inputs.count("-") > 1:
-        log.error("- (stdin) can be given once")
-        return ExitCode.USAGE
     try:
-        check_outputs(args.output, args.report)
+        check_paths(args.inputs, args.output, args.report)
     except DicomselError as e:
         log.error("%s", e)
         return ExitCode.USAGE
