@@ -164,3 +164,29 @@ def test_convert_follows_symlinked_subfolders(tmp_path: Path, run_cli: Any) -> N
     assert code == 0, err
     paths = [e["path"] for e in json.loads(report.read_text())["inputs"]]
     assert paths == [str(top / "link" / "k.dcm")]
+
+
+def test_temp_files_of_a_killed_run_swept_even_when_nothing_is_written(
+    tmp_path: Path, run_cli: Any
+) -> None:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    # the name a killed run's temp file has: the host tag taken from a real write's temp name
+    probe: list[str] = []
+    from dicomsel.io.files import TEMP_PREFIX, replace_atomically
+
+    replace_atomically(
+        str(tmp_path / "p"),
+        lambda f: probe.extend(n for n in os.listdir(tmp_path) if n.startswith(TEMP_PREFIX)),
+    )
+    host = probe[0][len(TEMP_PREFIX) :].split("-")[1]
+    left = tmp_path / f"{TEMP_PREFIX}{child.pid}-{host}-dead.json"
+    left.write_text("half")
+    not_dicom = tmp_path / "x.txt"
+    not_dicom.write_text("not DICOM")
+    code, _, _ = run_cli("convert", not_dicom, "-o", tmp_path / "o.json")
+    assert code == 1 and not (tmp_path / "o.json").exists()
+    assert not left.exists()

@@ -9,10 +9,11 @@ them on their parsed arguments.
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from dicomsel import terminology
 from dicomsel.errors import InvalidInputError
-from dicomsel.io.files import OutputPathError, check_output
+from dicomsel.io.files import OutputPathError, check_output, sweep_temp_files
 from dicomsel.kos.values import parse_instant
 from dicomsel.model import Code, check_uid
 
@@ -135,6 +136,10 @@ def check_outputs(output: str | None, report: str | None = None) -> None:
                 "give -o a file, or --report a file",
                 attribute="--report -",
             )
+    # what killed runs left goes now, even when this run writes nothing
+    for path in (output, report):
+        if path is not None and path != "-":
+            sweep_temp_files(os.path.dirname(os.path.abspath(path)))
 
 
 def check_paths(inputs: list[str], output: str | None, report: str | None = None) -> None:
