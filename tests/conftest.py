@@ -11,7 +11,11 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-REALDATA = Path(os.environ.get("DICOMSEL_REALDATA", ROOT.parent / "shared" / "realdata"))
+#: the data beside the repository that some tests read (README, "Prerequisites"); each
+#: folder can be moved with an environment variable
+SHARED = ROOT.parent / "shared"
+REALDATA = Path(os.environ.get("DICOMSEL_REALDATA", SHARED / "realdata"))
+SPEC = Path(os.environ.get("DICOMSEL_SPEC", SHARED / "spec"))
 SAMPLES = ROOT / "sample_dicom"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -20,14 +24,31 @@ sys.path.insert(0, str(SAMPLES))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def realdata(name: str) -> Path:
-    """A file of ../shared/realdata, or skip (fail under CI) when the folder is absent."""
-    path = REALDATA / name
+def shared_data(path: Path, what: str) -> Path:
+    """``path``, in the data beside the repository, or skip when it is absent (fail under CI).
+
+    Parameters
+    ----------
+    path : Path
+        The file or folder a test reads.
+    what : str
+        The folder it comes from, as the README names it (``../shared/realdata``).
+    """
     if not path.exists():
         if os.environ.get("CI"):
-            pytest.fail(f"{path} is missing: CI must have ../shared/realdata")
-        pytest.skip(f"{path} is missing (../shared/realdata not present)")
+            pytest.fail(f"{path} is missing: CI must have {what}")
+        pytest.skip(f"{path} is missing ({what} not present; see README, Prerequisites)")
     return path
+
+
+def realdata(name: str) -> Path:
+    """A file of ../shared/realdata, or skip (fail under CI) when the folder is absent."""
+    return shared_data(REALDATA / name, "../shared/realdata")
+
+
+def spec(name: str) -> Path:
+    """A file of ../shared/spec (the project's specification texts), or skip (fail under CI)."""
+    return shared_data(SPEC / name, "../shared/spec")
 
 
 def realdata_files(prefix: str) -> list[str]:

@@ -27,7 +27,7 @@ from dicomsel.dicom.image import (
 from dicomsel.errors import InvalidInputError, UnsupportedObjectError
 from dicomsel.model import Code
 
-from conftest import REALDATA, realdata, resources_of
+from conftest import realdata, resources_of
 from segfiles import check_golden, code_item, ct_slices, enhanced_ct, save
 
 
@@ -245,7 +245,7 @@ def test_real_pet_folder(run_cli: Any) -> None:
     assert res["bodySite"]["concept"]["coding"][0]["code"] == "39607008"  # LUNG
     check_golden("img_pet_10inst", out)
     # the KOS that references them selects the same instances
-    kos = REALDATA / "ko_ihe_xdsi_manifest_pet_10inst.dcm"
+    kos = realdata("ko_ihe_xdsi_manifest_pet_10inst.dcm")
     status, out, err = run_cli("convert", kos, "--format", "ndjson")
     (manifest,) = [r for r in resources_of(out) if r["resourceType"] == "ImagingSelection"]
     assert sorted(i["uid"] for i in manifest["instance"]) == sorted(

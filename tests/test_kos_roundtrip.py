@@ -83,6 +83,7 @@ def test_kos_to_fhir_to_kos(path: Path, tmp_path: Path, run_cli: Any) -> None:
     assert code == 0, err
     fhir = tmp_path / "in.ndjson"
     fhir.write_text(out)
+    (tmp_path / "out").mkdir()  # to-kos never creates the -o folder
     code, out, err = run_cli(
         "to-kos", fhir, "--context", *_context_for(path), "-o", f"{tmp_path}/out/"
     )

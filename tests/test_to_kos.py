@@ -389,6 +389,7 @@ def test_one_kos_per_patient(tmp_path: Path, run_cli: Any) -> None:
     code, _, err = run_cli("to-kos", src, "-o", tmp_path / "one.dcm")
     assert code == 1 and "folder" in err
     assert nothing_written(tmp_path)
+    (tmp_path / "out").mkdir()  # to-kos never creates the -o folder
     code, stdout, err = run_cli("to-kos", src, "-o", f"{tmp_path}/out/")
     assert code == 0, err
     paths = [Path(p) for p in stdout.split()]
@@ -508,6 +509,10 @@ def test_subject_differs_from_the_context(tmp_path: Path, run_cli: Any) -> None:
     ctx = context_file(tmp_path, 1, PatientID="SOMEONE-ELSE")
     src = write_json(tmp_path, selection())
     code, _, err = run_cli("to-kos", src, "--context", ctx, "-o", f"{tmp_path}/")
+    # no Patient ID in the logs below -vv (issue 10, item 8); -vv names both
+    assert code == 1 and "differs from Patient ID" in err
+    assert "SOMEONE-ELSE" not in err and "PAT-1" not in err
+    code, _, err = run_cli("to-kos", src, "--context", ctx, "-o", f"{tmp_path}/", "-vv")
     assert code == 1 and "SOMEONE-ELSE" in err and "PAT-1" in err
     assert not list(tmp_path.glob("2.25.*.dcm"))
 

@@ -9,14 +9,22 @@ them on their parsed arguments.
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from dicomsel import terminology
 from dicomsel.errors import InvalidInputError
+from dicomsel.io.files import OutputPathError, check_output, sweep_temp_files
 from dicomsel.kos.values import parse_instant
 from dicomsel.model import Code
 from dicomsel.uid import check_uid
 
-__all__ = ["parse_content_datetime", "parse_title", "parse_uid_root"]
+__all__ = [
+    "check_outputs",
+    "check_paths",
+    "parse_content_datetime",
+    "parse_title",
+    "parse_uid_root",
+]
 
 
 def parse_title(text: str) -> Code:
@@ -99,3 +107,50 @@ def parse_content_datetime(text: str) -> str:
         return now.isoformat(timespec="seconds")
     parse_instant(text, "--content-datetime")
     return text
+
+
+def check_outputs(output: str | None, report: str | None = None) -> None:
+    """``-o`` and ``--report``: both writable files (``-``: stdout), not both stdout.
+
+    Called before any work, so that a bad path costs nothing.
+
+    Parameters
+    ----------
+    output : str or None
+        ``-o``.
+    report : str or None
+        ``--report``.
+
+    Raises
+    ------
+    dicomsel.io.files.OutputPathError
+        When a path cannot be written (see :func:`dicomsel.io.files.check_output`), or
+        both go to standard output.
+    """
+    if output is not None:
+        check_output(output, "-o")
+    if report is not None:
+        check_output(report, "--report")
+        if report == "-" and output in (None, "-"):
+            raise OutputPathError(
+                "the report and the output would both go to standard output: "
+                "give -o a file, or --report a file",
+                attribute="--report -",
+            )
+    # what killed runs left goes now, even when this run writes nothing
+    for path in (output, report):
+        if path is not None and path != "-":
+            sweep_temp_files(os.path.dirname(os.path.abspath(path)))
+
+
+def check_paths(inputs: list[str], output: str | None, report: str | None = None) -> None:
+    """The inputs name stdin (``-``) once at most; ``-o`` and ``--report`` as :func:`check_outputs`.
+
+    Raises
+    ------
+    dicomsel.errors.DicomselError
+        A usage error, before any work.
+    """
+    if inputs.count("-") > 1:
+        raise InvalidInputError("- (stdin) can be given once", attribute="INPUT")
+    check_outputs(output, report)

@@ -25,7 +25,13 @@ def add_subparser(sub: Any) -> None:
         "Exit codes: 0 all converted, 1 error, 2 usage, 3 some inputs failed while "
         "the rest were converted and written.",
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="DICOM file or folder")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="DICOM file or folder (symbolic links followed, each folder once), "
+        "or - for one DICOM object on stdin",
+    )
     p.add_argument(
         "-o", "--output", default="-", metavar="OUT", help="output file, or - for stdout (default)"
     )
@@ -45,7 +51,9 @@ def add_subparser(sub: Any) -> None:
         "(ndjson has no XML form)",
     )
     p.add_argument(
-        "--report", metavar="FILE", help="write a JSON report of every input's outcome to FILE"
+        "--report",
+        metavar="FILE",
+        help="write a JSON report of every input's outcome to FILE (- for stdout, with -o FILE)",
     )
     p.add_argument(
         "--strict",
@@ -126,36 +134,85 @@ def write_atomic(path: str, text: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``convert`` with parsed arguments."""
     from dicomsel.cli.main import ExitCode
+
+    options = _options(args)
+    if options is None:
+        return ExitCode.USAGE
+    from dicomsel.cli.args import check_paths
+    from dicomsel.errors import DicomselError
+
+    try:
+        check_paths(args.inputs, args.output, args.report)
+    except DicomselError as e:
+        log.error("%s", e)
+        return ExitCode.USAGE
+    if "-" not in args.inputs:
+        return _convert(args, options, None)
+    from dicomsel.io.files import spool_stdin
+
+    with spool_stdin() as stdin:
+        return _convert(args, options, stdin)
+
+
+def _convert(args: argparse.Namespace, options: Any, stdin: str | None) -> int:
+    from dicomsel.cli.logs import NOTICE, ProgressExecutor
+    from dicomsel.cli.main import ExitCode
+    from dicomsel.export.executors import local_executor
+    from dicomsel.io.files import FileSink, FileSource
+    from dicomsel.pipeline import run
+    from dicomsel.redact import redact_json
+
+    source = FileSource(args.inputs, stdin=stdin)
+    sink = FileSink(args.output, args.format, args.fhir, args.xml)
+    progress = ProgressExecutor(local_executor(options.jobs), verbosity=args.verbose)
+    if progress.draws:  # the ETA needs the count: a first walk, only for the bar
+        progress.total = sum(1 for _ in source.items())
+    batch = run(source, options, sink, executor=progress)
+    converted = batch.count("converted")
+    failed = batch.count("failed")
+    if args.report:
+        report = redact_json(batch.report()) if args.verbose < 2 else batch.report()
+        write_atomic(args.report, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    counts = {s: batch.count(s) for s in ("converted", "skipped", "failed")}
+    log.log(NOTICE, "%s", progress.summary.line(counts, batch.written))
+    if not converted:
+        if not failed:
+            log.error("no input could be converted (%d skipped)", batch.count("skipped"))
+        return ExitCode.ERROR
+    return ExitCode.PARTIAL if failed else ExitCode.OK
+
+
+def _options(args: argparse.Namespace) -> Any:
+    """The run's options from the arguments, or None (logged) on a usage error."""
     from dicomsel.dicom import ReadOptions
     from dicomsel.errors import Validation
-    from dicomsel.io.files import FileSink, FileSource
-    from dicomsel.pipeline import ConvertOptions, run
+    from dicomsel.pipeline import ConvertOptions
 
     if args.timezone is not None:
         import re
 
         if not re.fullmatch(r"[+-]\d\d:?\d\d", args.timezone):
             log.error("--timezone %r is not a UTC offset like +01:00", args.timezone)
-            return ExitCode.USAGE
+            return None
     from dicomsel.dicom.image import parse_code, parse_frames
 
     try:
         code = parse_code(args.code) if args.code is not None else None
     except ValueError as e:
         log.error("--code: %s", e)
-        return ExitCode.USAGE
+        return None
     try:
         frames = parse_frames(args.frames) if args.frames is not None else ()
     except ValueError as e:
         log.error("--frames: %s", e)
-        return ExitCode.USAGE
+        return None
     if args.jobs < 0:
         log.error("--jobs %d: give 1 or more processes, or 0 for one per CPU", args.jobs)
-        return ExitCode.USAGE
+        return None
     if args.xml and args.format == "ndjson":
         log.error("--xml: NDJSON has no XML form; use --format bundle or transaction")
-        return ExitCode.USAGE
-    options = ConvertOptions(
+        return None
+    return ConvertOptions(
         fhir=args.fhir,
         validation=Validation(args.validation),
         read=ReadOptions(
@@ -168,21 +225,3 @@ def run(args: argparse.Namespace) -> int:
         jobs=args.jobs or os.cpu_count() or 1,
         observations=args.observations,
     )
-    sink = FileSink(args.output, args.format, args.fhir, args.xml)
-    batch = run(FileSource(args.inputs), options, sink)
-    converted = batch.count("converted")
-    failed = batch.count("failed")
-    if args.report:
-        write_atomic(args.report, json.dumps(batch.report(), indent=2, ensure_ascii=False) + "\n")
-    log.info(
-        "%d converted, %d skipped, %d failed; %d resources",
-        converted,
-        batch.count("skipped"),
-        failed,
-        batch.written,
-    )
-    if not converted:
-        if not failed:
-            log.error("no input could be converted (%d skipped)", batch.count("skipped"))
-        return ExitCode.ERROR
-    return ExitCode.PARTIAL if failed else ExitCode.OK

@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,7 +60,9 @@ def add_subparser(sub: Any) -> None:
     p.add_argument(
         "--xml", action="store_true", help="write FHIR XML (bundle or transaction formats)"
     )
-    p.add_argument("--report", metavar="FILE", help="write a JSON loss report to FILE")
+    p.add_argument(
+        "--report", metavar="FILE", help="write a JSON loss report to FILE (- for stdout)"
+    )
     p.add_argument(
         "--strict", action="store_true", help="fail an input on anything the target cannot carry"
     )
@@ -170,7 +173,9 @@ def convert_resources(name: str, text: str | None, to: str, source: str | None =
 
 def run(args: argparse.Namespace) -> int:
     """Run ``fhir-convert`` with parsed arguments."""
+    from dicomsel.cli.args import check_paths
     from dicomsel.cli.convert import write_atomic
+    from dicomsel.cli.logs import NOTICE
     from dicomsel.cli.main import ExitCode
     from dicomsel.errors import DicomselError
     from dicomsel.fhir import serialise
@@ -178,9 +183,12 @@ def run(args: argparse.Namespace) -> int:
     if args.xml and args.format == "ndjson":
         log.error("--xml: NDJSON has no XML form; use --format bundle or transaction")
         return ExitCode.USAGE
-    if args.inputs.count("-") > 1:
-        log.error("- (stdin) can be given once")
+    try:
+        check_paths(args.inputs, args.output, args.report)
+    except DicomselError as e:
+        log.error("%s", e)
         return ExitCode.USAGE
+    started = time.monotonic()
     entries: list[dict[str, Any]] = []
     resources: list[dict[str, Any]] = []
     shared: dict[str, dict[str, Any]] = {}
@@ -240,12 +248,15 @@ def run(args: argparse.Namespace) -> int:
             out = serialise_xml(everything, args.format, args.to)
         else:
             out = serialise(everything, args.format)
-        if args.output == "-":
-            sys.stdout.write(out)
-            sys.stdout.flush()
-        else:
-            write_atomic(args.output, out)
-    log.info("%d converted, %d failed; %d resources", converted, failed, len(everything))
+        write_atomic(args.output, out)
+    log.log(
+        NOTICE,
+        "%d converted, %d failed; %d resource(s) in %.1f s",
+        converted,
+        failed,
+        len(everything) if converted else 0,
+        time.monotonic() - started,
+    )
     if not converted:
         return ExitCode.ERROR
     return ExitCode.PARTIAL if failed else ExitCode.OK

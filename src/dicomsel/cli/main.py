@@ -57,27 +57,6 @@ def _subcommand_modules() -> list[Any]:
     return found
 
 
-class _Formatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        text = f"dicomsel: {record.levelname.lower()}: {record.getMessage()}"
-        if record.exc_info and record.levelno >= logging.DEBUG and log.level <= logging.DEBUG:
-            text += "\n" + self.formatException(record.exc_info)
-        return text
-
-
-def _setup_logging(verbosity: int) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter())
-    log.handlers[:] = [handler]
-    log.propagate = False
-    # pydicom logs what it also warns; its warnings are collected into the report instead
-    logging.getLogger("pydicom").addHandler(logging.NullHandler())
-    logging.getLogger("pydicom").propagate = False
-    log.setLevel(
-        logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (see :class:`ExitCode`)."""
     parser = build_parser()
@@ -85,14 +64,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:
         return int(e.code) if isinstance(e.code, int) else ExitCode.USAGE
+    from dicomsel.cli.logs import setup_logging
+
     verbosity = getattr(args, "verbose", 0)
-    _setup_logging(verbosity)
+    setup_logging(verbosity)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
         log.error("interrupted")
         return ExitCode.INTERRUPTED
     except Exception as e:  # the last line of defence: one line, no traceback unless -v
+        from dicomsel.io.files import OutputPathError
+
+        if isinstance(e, OutputPathError):  # an output path found unwritable before any work
+            log.error("%s", e)
+            return ExitCode.USAGE
         log.error("internal error: %s: %s", type(e).__name__, e)
         if verbosity:
             raise

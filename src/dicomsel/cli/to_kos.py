@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 from typing import Any
 
 from pydicom.dataset import Dataset
@@ -40,8 +41,9 @@ def add_subparser(sub: Any) -> None:
         "-o",
         "--output",
         metavar="OUT",
-        help="output file when one KOS is written; a folder (existing, or ending with /) "
-        "for any number, files named <SOP Instance UID>.dcm (default: the current folder)",
+        help="output file when one KOS is written; an existing folder (its name may end "
+        "with /) for any number, files named <SOP Instance UID>.dcm (default: the current "
+        "folder); checked before any work, never created",
     )
     p.add_argument(
         "--title",
@@ -83,6 +85,38 @@ def save_atomic(ds: Dataset, path: str) -> None:
     replace_atomically(path, lambda f: ds.save_as(f, enforce_file_format=True), suffix=".dcm")
 
 
+def _patient_values(context: Any, selections: list[Any]) -> list[str]:
+    """Who the patients are, as the input and the context files say: masked in the logs."""
+    values: list[str] = []
+    for p in context.patients.values():
+        values += [p.patient_id, p.name, p.birth_date, p.issuer]
+    for res in context.resources.values():
+        values += [str(i.get("value", "")) for i in res.get("identifier") or ()]
+        values.append(str(res.get("birthDate", "")))
+        for name in res.get("name") or ():
+            values += [str(name.get("text", "")), str(name.get("family", ""))]
+            values += [str(g) for g in name.get("given") or ()]
+    for sel in selections:
+        subject = getattr(sel, "subject", None)
+        if subject is not None:
+            if subject.identifier is not None:
+                values.append(subject.identifier.value or "")
+            values.append(subject.display or "")
+    return values
+
+
+def _check_output(output: str | None) -> None:
+    """``-o``, before any work: an existing writable folder, or a file in one."""
+    from dicomsel.io.files import check_output, check_output_folder
+
+    if output is None:
+        check_output_folder(".", "-o")
+    elif os.path.isdir(output) or output.endswith(("/", os.sep)):
+        check_output_folder(output, "-o")
+    else:
+        check_output(output, "-o")
+
+
 def _targets(output: str | None, datasets: list[Dataset]) -> list[str]:
     """Where each document goes (see ``--output``)."""
     names = [f"{ds.SOPInstanceUID}.dcm" for ds in datasets]
@@ -101,6 +135,7 @@ def _targets(output: str | None, datasets: list[Dataset]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Run ``to-kos`` with parsed arguments."""
     from dicomsel.cli.args import parse_content_datetime, parse_title, parse_uid_root
+    from dicomsel.cli.logs import NOTICE, mask_values
     from dicomsel.cli.main import ExitCode
     from dicomsel.errors import DicomselError
     from dicomsel.fhir import read_fhir
@@ -118,6 +153,12 @@ def run(args: argparse.Namespace) -> int:
         log.error("%s", e)
         return ExitCode.USAGE
     options = KosOptions(title=title, uid_root=uid_root, content_datetime=when, strict=args.strict)
+    try:
+        _check_output(args.output)
+    except DicomselError as e:
+        log.error("%s", e)
+        return ExitCode.USAGE
+    started = time.monotonic()
 
     try:
         selections = []
@@ -133,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
                 log.info("%s: %s resource not used", name, r.get("resourceType"))
         context = Context.from_paths(args.context)
         context.add_patient_resources(patients)
+        mask_values(_patient_values(context, selections))
         for note in context.notes:
             log.info("%s", note)
         if args.strict and read_warnings:
@@ -156,13 +198,17 @@ def run(args: argparse.Namespace) -> int:
         log.warning("%s", w)
     try:
         for ds, path in zip(result.datasets, targets, strict=True):
-            folder = os.path.dirname(os.path.abspath(path))
-            os.makedirs(folder, exist_ok=True)
             save_atomic(ds, path)
             sys.stdout.write(path + "\n")
     except OSError as e:
         log.error("cannot write %s: %s", e.filename or "the output", e.strerror or e)
         return ExitCode.ERROR
     sys.stdout.flush()
-    log.info("%d KOS document(s) written", len(result.datasets))
+    log.log(
+        NOTICE,
+        "%d KOS document(s) written from %d selection(s) in %.1f s",
+        len(result.datasets),
+        len(selections),
+        time.monotonic() - started,
+    )
     return ExitCode.OK
