@@ -29,19 +29,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import REPO, child_env
+from _common import PEAK_PRELUDE, REPO, child_env
 
 #: a whole run in a child process, printing its own peak RSS (VmHWM) at exit
-DRIVER = """\
-import atexit, runpy, sys
-
-def peak():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                sys.stderr.write("peak-rss-kb " + line.split()[1] + "\\n")
-
-atexit.register(peak)
+DRIVER = (
+    PEAK_PRELUDE
+    + """\
 kind, folder, out = sys.argv[1:4]
 if kind == "cli":
     sys.argv = ["dicomsel", "convert", folder, "--format", "ndjson", "-o", out]
@@ -67,6 +60,7 @@ else:
     batch = run(FileSource([folder]), sink=sinks[kind]())
     assert batch.count("converted") == len(batch.outcomes), batch.report()["summary"]
 """
+)
 
 SINKS = ("cli", "ndjson", "transaction", "bundle", "dir")
 

@@ -6,7 +6,6 @@ import json
 import logging
 import shutil
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,23 +18,13 @@ from dicomsel.io.files import FileSource
 from dicomsel.io.memory import DatasetSource
 from dicomsel.io.sinks import BundleSink
 from dicomsel.pipeline import run
+from libraryfixtures import library_logging  # noqa: F401 - an autouse fixture
 
 from conftest import SAMPLES, realdata, resources_of
 from segfiles import ct_slices, save
 
 KOS = SAMPLES / "kos_two_studies.dcm"
 SEG = SAMPLES / "seg_ct_small.dcm"
-
-
-@pytest.fixture(autouse=True)
-def _library_logging(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    logger = logging.getLogger("dicomsel")
-    saved = (logger.handlers[:], logger.propagate, logger.level)
-    logger.handlers[:] = []
-    logger.propagate = True
-    caplog.set_level(logging.INFO, logger="dicomsel")
-    yield
-    logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]
 
 
 def _kinds() -> dict[str, Path]:

@@ -21,22 +21,12 @@ from dicomsel.io.base import Item
 from dicomsel.io.files import FileSource
 from dicomsel.io.memory import MemorySink
 from dicomsel.pipeline import run
+from libraryfixtures import library_logging  # noqa: F401 - an autouse fixture
 
 from conftest import SAMPLES
 from kosgen import Ref, make_kos, uid
 
 KOS = SAMPLES / "kos_single_frame.dcm"
-
-
-@pytest.fixture(autouse=True)
-def _library_logging(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    logger = logging.getLogger("dicomsel")
-    saved = (logger.handlers[:], logger.propagate, logger.level)
-    logger.handlers[:] = []
-    logger.propagate = True
-    caplog.set_level(logging.DEBUG, logger="dicomsel")
-    yield
-    logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]
 
 
 def _struct_error() -> Exception:
