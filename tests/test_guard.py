@@ -5,11 +5,13 @@ from __future__ import annotations
 import copy
 import io
 import logging
+import shutil
 import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pydicom
 import pytest
@@ -191,3 +193,33 @@ def test_a_real_element_error_names_the_element(tmp_path: Path) -> None:
             assert describe(e).startswith("InstanceNumber (0020,0013): ValueError: ")
         else:
             raise AssertionError("pydicom accepted an IS of 'inf'")
+
+
+def test_the_per_series_merge_write_is_guarded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dicomsel.pipeline import convert
+
+    from segfiles import ct_slices, save
+
+    for i, ds in enumerate(ct_slices(2, name="merge-guard")):
+        save(ds, tmp_path / f"ct{i}.dcm")
+    shutil.copy(KOS, tmp_path / "kos.dcm")
+    from dicomsel.fhir import r5
+
+    real = r5.write
+
+    def write(selections: list[Any]) -> Any:
+        if any(s.key.startswith("image|") for s in selections):
+            raise RecursionError("maximum recursion depth exceeded while writing")
+        return real(selections)
+
+    monkeypatch.setattr(r5, "write", write)
+    batch = convert([str(tmp_path)])
+    statuses = {Path(o.path).name: (o.status, o.reason) for o in batch.outcomes}
+    assert statuses["kos.dcm"] == ("converted", None)
+    for name in ("ct0.dcm", "ct1.dcm"):
+        status, reason = statuses[name]
+        assert status == "failed" and reason is not None
+        assert reason.startswith("series ") and "RecursionError: maximum recursion" in reason
+    assert batch.all_resources() == convert([str(KOS)]).all_resources()
