@@ -33,6 +33,22 @@ walk(dcmread(sys.argv[1]))
 """
 
 
+#: The start of a ``python -c`` script that prints the process's own peak RSS (``VmHWM``,
+#: Linux) at exit as ``peak-rss-kb N`` on stderr. (The rusage of a child is no good here:
+#: a vfork'ed child's maximum includes the parent's.)
+PEAK_PRELUDE = """\
+import atexit, runpy, sys
+
+def peak():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                sys.stderr.write("peak-rss-kb " + line.split()[1] + "\\n")
+
+atexit.register(peak)
+"""
+
+
 def child_env() -> dict[str, str]:
     """The environment of a timed process: the working tree's ``src`` first on the path."""
     env = dict(os.environ)

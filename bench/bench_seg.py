@@ -40,7 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import BASELINE, REPO, child_env, run
+from _common import BASELINE, PEAK_PRELUDE, REPO, child_env, run
 
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "sample_dicom")]
 
@@ -88,23 +88,16 @@ print(time.perf_counter() - start)
 
 
 # Runs ``python -m dicomsel ...`` and reports the process's own peak RSS (VmHWM) at exit.
-# (The rusage of a child is no good here: a vfork'ed child's maximum includes the parent's.)
-PEAK = """\
-import atexit, runpy, sys
-
-def peak():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                sys.stderr.write("peak-rss-kb " + line.split()[1] + "\\n")
-
-atexit.register(peak)
+PEAK = (
+    PEAK_PRELUDE
+    + """\
 sys.argv = ["dicomsel", *sys.argv[1:]]
 if sys.argv[1:] == ["--import-only"]:
     import dicomsel.cli.main, dicomsel.pipeline  # noqa: E401
 else:
     runpy.run_module("dicomsel", run_name="__main__")
 """
+)
 
 
 def rss(args: list[str], env: dict[str, str]) -> tuple[float, float]:

@@ -32,8 +32,9 @@ from dicomsel.errors import (
     Validation,
 )
 from dicomsel.export.executors import Executor, local_executor
+from dicomsel.export.guard import ItemTimeout, describe, time_limit
 from dicomsel.fhir import observation
-from dicomsel.io.base import Item, Sink, Source
+from dicomsel.io.base import Item, Sink, Source, same_content
 from dicomsel.io.files import FileSource
 from dicomsel.model import Instance, Selection
 
@@ -62,6 +63,10 @@ class ConvertOptions:
         Processes converting items in parallel; the output does not depend on it.
     observations : bool
         Write the Observations an SR holds (measurements, groups, evaluations).
+    item_timeout : float or None
+        Seconds one item may take to read and convert, enforced in the process
+        that converts it (main thread only, POSIX); over it the item fails and the
+        batch goes on. None or 0: no limit.
     """
 
     fhir: str = "r5"
@@ -69,6 +74,7 @@ class ConvertOptions:
     read: ReadOptions = field(default_factory=ReadOptions)
     jobs: int = 1
     observations: bool = True
+    item_timeout: float | None = 60.0
 
     @property
     def strict(self) -> bool:
@@ -169,11 +175,12 @@ def convert(inputs: Sequence[str], options: ConvertOptions | None = None) -> Bat
 
     A bad input never stops the batch: it is recorded as failed with its
     reason. Files in folders that are not DICOM, or of a SOP class no reader
-    handles, are skipped; named explicitly, they fail. Images of one series
-    become one selection (:mod:`dicomsel.dicom.image`), written where the
-    series' first file stands in input order. With ``options.jobs`` > 1 the
-    files are read in worker processes and their results taken back in input
-    order, so the output is the same as with one process.
+    handles, are skipped; named explicitly, they fail. Each input's resources
+    come in input order; images of one series become one selection
+    (:mod:`dicomsel.dicom.image`), written after them in the order of each
+    series' first file; shared Endpoints last. The same SOP Instance twice is
+    converted once (a warning), twice with different content an error for the
+    second. The output does not depend on ``options.jobs``.
 
     Parameters
     ----------
@@ -203,9 +210,9 @@ def run(
 ) -> Batch:
     """Run the pipeline: every item of ``source`` converted, the resources to ``sink``.
 
-    Only the driver (this function) writes to the sink, in input order; per-item
-    work receives item references and reads them itself, in batches of
-    :data:`BATCH_SIZE` on ``executor``.
+    Per-item work receives item references and reads them itself, in batches of
+    :data:`BATCH_SIZE` on ``executor``; only the driver (this function) writes to
+    the sink, each input's resources as it comes in (see :func:`convert` for the order).
 
     Parameters
     ----------
@@ -214,7 +221,7 @@ def run(
     options : ConvertOptions or None
     sink : dicomsel.io.Sink or None
         Where the resources go; closed at the end (committed when any input
-        converted). None: they are kept in the returned batch.
+        converted, dropped on an exception). None: kept in the returned batch.
     executor : dicomsel.export.Executor or None
         Where per-item work runs; None: this process for one job, else a pool of
         ``options.jobs`` processes.
@@ -235,32 +242,126 @@ def run(
         raise ValueError(f"jobs must be at least 1, not {opts.jobs}")
     work = executor if executor is not None else local_executor(opts.jobs)
     batch = Batch()
-    merger = _SeriesMerger(opts)
-    parts: list[list[dict[str, Any]] | _Series] = []
+    out = _Output(source, opts, batch, sink)
     convert_batch = functools.partial(_convert_batch, source, opts)
-    for results in work.map(convert_batch, _batches(source.items())):
-        for done in results:
-            index = len(batch.outcomes)
-            batch.outcomes.append(done.outcome)
-            if done.resources:
-                parts.append(done.resources)
-            for k, v in done.shared.items():
-                batch.shared.setdefault(k, v)
-            for sel in done.pending:
-                new = merger.add(sel, done.outcome, index)
-                if new is not None:
-                    parts.append(new)
-    for part in parts:
-        if isinstance(part, _Series):
-            part = merger.write(part, batch)
-        batch.resources.extend(part)
+    try:
+        for results in work.map(convert_batch, _batches(source.items())):
+            for done in results:
+                out.take(done)
+        out.finish()
+    except BaseException:
+        if sink is not None:
+            sink.close(commit=False)
+        raise
     if sink is not None:
-        resources = batch.all_resources()
-        sink.write(resources)
-        batch.written = len(resources)
-        batch.resources, batch.shared = [], {}
         sink.close(commit=batch.count("converted") > 0)
     return batch
+
+
+class _Output:
+    """The driver's side of a run: duplicates, the per-series merge, resources in output order.
+
+    An item's own resources are written as soon as the item is taken (input
+    order); the merged image series follow once every item is in, in the order
+    of their first file, then the shared resources (Endpoints) sorted by id. So
+    only the series being merged, the Endpoints, one entry per input
+    (outcome, SOP Instance UID) and the written resource names stay in memory.
+    """
+
+    def __init__(self, source: Source, opts: ConvertOptions, batch: Batch, sink: Sink | None):
+        self.source, self.opts, self.batch, self.sink = source, opts, batch, sink
+        self.merger = _SeriesMerger(opts)
+        #: SOP Instance UID -> index of the first converted input holding it
+        self.seen: dict[str, int] = {}
+        #: ``Type/id`` -> index of the input that wrote it (a Bundle names each once)
+        self.written: dict[str, int] = {}
+
+    def take(self, done: ItemResult) -> None:
+        """Take one item's result, in input order."""
+        batch, outcome = self.batch, done.outcome
+        index = len(batch.outcomes)
+        batch.outcomes.append(outcome)
+        uid = outcome.sop_instance_uid
+        if outcome.status == "converted" and uid is not None and uid in self.seen:
+            self._duplicate(done, self.seen[uid])
+            return
+        if done.resources and not self._write(done.resources, [index]):
+            return
+        for k, v in done.shared.items():
+            batch.shared.setdefault(k, v)
+        for sel in done.pending:
+            self.merger.add(sel, outcome, index)
+        if outcome.status == "converted" and uid is not None:
+            self.seen[uid] = index
+
+    def finish(self) -> None:
+        """Write the merged series, then the shared resources."""
+        for group in self.merger.groups():
+            try:
+                part = self.merger.write(group, self.batch)
+            except Exception as e:  # the guard of the per-series merge write
+                part = []
+                reason = f"series {group.first.series_instance_uid}: {describe(e)}"
+                for i in group.outcomes:
+                    self.batch.outcomes[i].fail(reason)
+                log.debug("traceback", exc_info=True)
+            if part:
+                self._write(part, group.outcomes)
+        shared = [self.batch.shared[k] for k in sorted(self.batch.shared)]
+        if self.sink is not None:
+            self.sink.write(shared)
+            self.batch.written += len(shared)
+            self.batch.shared = {}
+
+    def _duplicate(self, done: ItemResult, first_index: int) -> None:
+        """The same SOP Instance again: once when the content is the same, else an error."""
+        outcome = done.outcome
+        first = self.batch.outcomes[first_index]
+        uid_name = attr_name("SOPInstanceUID")
+        try:
+            same = same_content(self.source, Item(first.path), Item(outcome.path))
+        except Exception as e:  # unreadable now: not known to be the same
+            same = False
+            log.debug("%s: digest: %s", outcome.path, describe(e))
+        if not same:
+            outcome.fail(
+                f"{uid_name}: {outcome.sop_instance_uid} is also the SOP Instance UID of "
+                f"{first.path}, whose content differs: left out"
+            )
+            return
+        note = Issue(
+            f"the same SOP Instance {outcome.sop_instance_uid} as {first.path} (same content): "
+            "converted once",
+            path=outcome.path,
+            attribute=uid_name,
+        )
+        _report(outcome, [note], self.opts)
+        if _strict_failure(outcome, self.opts):
+            return
+        if done.pending:  # an image: the series merge takes it once and names it
+            for sel in done.pending:
+                self.merger.add(sel, outcome, len(self.batch.outcomes) - 1)
+        else:
+            outcome.resources = list(first.resources)
+
+    def _write(self, part: list[dict[str, Any]], owners: list[int]) -> bool:
+        """Write one input's (or series') resources, unless one was written already."""
+        outcomes = self.batch.outcomes
+        for res in part:
+            ref = f"{res['resourceType']}/{res['id']}"
+            prior = self.written.get(ref)
+            if prior is not None:
+                for i in owners:
+                    outcomes[i].fail(f"{ref} was written already, for {outcomes[prior].path}")
+                return False
+        for res in part:
+            self.written[f"{res['resourceType']}/{res['id']}"] = owners[0]
+        if self.sink is None:
+            self.batch.resources.extend(part)
+        else:
+            self.sink.write(part)
+            self.batch.written += len(part)
+        return True
 
 
 def _batches(items: Iterable[Item]) -> Iterator[list[Item]]:
@@ -293,7 +394,11 @@ def _strict_failure(outcome: Outcome, opts: ConvertOptions, what: str = "") -> b
 def convert_item(source: Source, item: Item, opts: ConvertOptions) -> ItemResult:
     """Convert one item: read it from its source, write its resources, record its outcome.
 
-    Never raises on bad input: a failure is the outcome's status and reason.
+    Never raises on bad input: any exception while reading or converting the item
+    (not only a :class:`~dicomsel.errors.DicomselError`) is the outcome's failure,
+    its reason the exception's type and message and the element being read when
+    known (the traceback is logged at debug level); so is running longer than
+    ``opts.item_timeout``. ``KeyboardInterrupt`` and ``SystemExit`` go through.
 
     Parameters
     ----------
@@ -308,6 +413,19 @@ def convert_item(source: Source, item: Item, opts: ConvertOptions) -> ItemResult
         The outcome, the item's own and shared resources, and its per-file image
         selections for the driver to merge per series.
     """
+    try:
+        with time_limit(opts.item_timeout):
+            return _convert_item(source, item, opts)
+    except ItemTimeout as e:
+        reason = str(e)
+    except Exception as e:  # the per-item guard: one input never stops the batch
+        reason = describe(e)
+    log.error("%s: %s", item.key, reason)
+    log.debug("%s: traceback", item.key, exc_info=True)
+    return ItemResult(Outcome(item.key, "failed", reason=reason))
+
+
+def _convert_item(source: Source, item: Item, opts: ConvertOptions) -> ItemResult:
     if item.missing is not None:
         log.error("%s: %s", item.key, item.missing)
         return ItemResult(Outcome(item.key, "failed", reason=item.missing))
@@ -377,6 +495,10 @@ class _SeriesMerger:
     def __init__(self, opts: ConvertOptions) -> None:
         self.opts = opts
         self.series: dict[tuple[str | None, str], _Series] = {}
+
+    def groups(self) -> list[_Series]:
+        """Every series, in the order of its first file."""
+        return list(self.series.values())
 
     def add(self, sel: Selection, outcome: Outcome, index: int) -> _Series | None:
         """Add one file's selection; return the new group when the series is new."""

@@ -9,6 +9,8 @@ only the driver writes to it.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from dicomsel.dicom import ReadOptions, ReadResult
 
-__all__ = ["Item", "Sink", "Source"]
+__all__ = ["Item", "Sink", "Source", "content_digest", "same_content"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,3 +75,35 @@ class Sink(Protocol):
     def close(self, commit: bool = True) -> None:
         """End the run: make what was written durable, or drop it when ``commit`` is False."""
         ...
+
+
+def content_digest(source: Source, item: Item) -> bytes | None:
+    """A digest of an item's content, telling two copies of one SOP Instance apart.
+
+    The source's own ``digest(item)`` when it has one; else, when the item's key
+    names a regular file (:class:`~dicomsel.io.files.FileSource`), SHA-256 of the
+    file's bytes; else None (unknown).
+
+    Parameters
+    ----------
+    source : Source
+    item : Item
+
+    Returns
+    -------
+    bytes or None
+    """
+    own = getattr(source, "digest", None)
+    if callable(own):
+        value = own(item)
+        return value if isinstance(value, bytes) else None
+    if not os.path.isfile(item.key):
+        return None
+    with open(item.key, "rb") as f:
+        return hashlib.file_digest(f, "sha256").digest()
+
+
+def same_content(source: Source, first: Item, second: Item) -> bool:
+    """Whether two items of ``source`` hold the same content (False when it is unknown)."""
+    a = content_digest(source, first)
+    return a is not None and a == content_digest(source, second)

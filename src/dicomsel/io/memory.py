@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -37,8 +39,24 @@ class DatasetSource:
 
     def read(self, item: Item, options: ReadOptions) -> ReadResult:
         """Read the dataset ``item`` names."""
-        index = int(item.key.rpartition("[")[2].rstrip("]"))
-        return read_dataset(self.datasets[index], item.key, options)
+        return read_dataset(self.datasets[self._index(item)], item.key, options)
+
+    def digest(self, item: Item) -> bytes:
+        """SHA-256 of the dataset ``item`` names, written as a DICOM file in memory."""
+        from pydicom import dcmwrite
+
+        ds = self.datasets[self._index(item)]
+        buffer = io.BytesIO()
+        try:
+            dcmwrite(buffer, ds)
+        except (ValueError, AttributeError):  # built in memory: no encoding of its own
+            buffer = io.BytesIO()
+            dcmwrite(buffer, ds, implicit_vr=False, little_endian=True)
+        return hashlib.sha256(buffer.getvalue()).digest()
+
+    @staticmethod
+    def _index(item: Item) -> int:
+        return int(item.key.rpartition("[")[2].rstrip("]"))
 
 
 @dataclass(slots=True)
