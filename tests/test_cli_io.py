@@ -71,8 +71,10 @@ def test_output_mode_follows_umask(tmp_path: Path, run_cli: Any) -> None:
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644
 
 
-@pytest.mark.parametrize("option", ["-o", "--report"])
-@pytest.mark.parametrize("where", ["missing-folder", "existing-folder"])
+@pytest.mark.parametrize(
+    ("option", "where"),
+    [("-o", "missing-folder"), ("--report", "missing-folder"), ("--report", "existing-folder")],
+)
 def test_convert_bad_output_path_is_a_usage_error_before_any_work(
     tmp_path: Path, run_cli: Any, option: str, where: str
 ) -> None:
@@ -190,3 +192,22 @@ def test_temp_files_of_a_killed_run_swept_even_when_nothing_is_written(
     code, _, _ = run_cli("convert", not_dicom, "-o", tmp_path / "o.json")
     assert code == 1 and not (tmp_path / "o.json").exists()
     assert not left.exists()
+
+
+def test_convert_into_a_folder_writes_one_file_per_resource(tmp_path: Path, run_cli: Any) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    code, _, err = run_cli("convert", KOS, "-o", folder)
+    assert code == 0, err
+    code, out, err = run_cli("convert", KOS, "--format", "ndjson")
+    expected = {f"{r['resourceType']}-{r['id']}.json": r for r in resources_of(out)}
+    written = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in folder.iterdir()}
+    assert written == expected
+    code, _, err = run_cli("convert", KOS, "-o", folder, "--xml")
+    assert code == 2 and "--xml" in err
+
+
+def test_missing_output_folder_is_a_usage_error(tmp_path: Path, run_cli: Any) -> None:
+    code, out, err = run_cli("convert", KOS, "-o", f"{tmp_path / 'missing'}/")
+    assert code == 2 and "internal error" not in err and out == ""
+    assert not (tmp_path / "missing").exists()

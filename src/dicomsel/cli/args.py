@@ -13,7 +13,7 @@ import os
 
 from dicomsel import terminology
 from dicomsel.errors import InvalidInputError
-from dicomsel.io.files import OutputPathError, check_output, sweep_temp_files
+from dicomsel.io.files import OutputPathError, check_output, check_output_folder, sweep_temp_files
 from dicomsel.kos.values import parse_instant
 from dicomsel.model import Code
 from dicomsel.uid import check_uid
@@ -109,8 +109,10 @@ def parse_content_datetime(text: str) -> str:
     return text
 
 
-def check_outputs(output: str | None, report: str | None = None) -> None:
-    """``-o`` and ``--report``: both writable files (``-``: stdout), not both stdout.
+def check_outputs(
+    output: str | None, report: str | None = None, *, output_folder: bool = False
+) -> None:
+    """``-o`` and ``--report``: both writable (``-``: stdout), not both stdout.
 
     Called before any work, so that a bad path costs nothing.
 
@@ -120,6 +122,8 @@ def check_outputs(output: str | None, report: str | None = None) -> None:
         ``-o``.
     report : str or None
         ``--report``.
+    output_folder : bool
+        ``-o`` is an existing folder to write one file per resource into.
 
     Raises
     ------
@@ -128,7 +132,10 @@ def check_outputs(output: str | None, report: str | None = None) -> None:
         both go to standard output.
     """
     if output is not None:
-        check_output(output, "-o")
+        if output_folder:
+            check_output_folder(output, "-o")
+        else:
+            check_output(output, "-o")
     if report is not None:
         check_output(report, "--report")
         if report == "-" and output in (None, "-"):
@@ -143,7 +150,13 @@ def check_outputs(output: str | None, report: str | None = None) -> None:
             sweep_temp_files(os.path.dirname(os.path.abspath(path)))
 
 
-def check_paths(inputs: list[str], output: str | None, report: str | None = None) -> None:
+def check_paths(
+    inputs: list[str],
+    output: str | None,
+    report: str | None = None,
+    *,
+    output_folder: bool = False,
+) -> None:
     """The inputs name stdin (``-``) once at most; ``-o`` and ``--report`` as :func:`check_outputs`.
 
     Raises
@@ -153,4 +166,4 @@ def check_paths(inputs: list[str], output: str | None, report: str | None = None
     """
     if inputs.count("-") > 1:
         raise InvalidInputError("- (stdin) can be given once", attribute="INPUT")
-    check_outputs(output, report)
+    check_outputs(output, report, output_folder=output_folder)

@@ -33,7 +33,12 @@ def add_subparser(sub: Any) -> None:
         "or - for one DICOM object on stdin",
     )
     p.add_argument(
-        "-o", "--output", default="-", metavar="OUT", help="output file, or - for stdout (default)"
+        "-o",
+        "--output",
+        default="-",
+        metavar="OUT",
+        help="output file, or - for stdout (default); an existing folder (or a path ending "
+        "in /): one <ResourceType>-<id>.json file per resource",
     )
     p.add_argument(
         "--format",
@@ -108,6 +113,14 @@ def add_subparser(sub: Any) -> None:
         "qualitative evaluations); write the ImagingSelections only",
     )
     p.add_argument(
+        "--item-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="fail an input whose reading and conversion take longer (default 60; "
+        "0: no limit); the batch goes on",
+    )
+    p.add_argument(
         "--jobs",
         type=int,
         default=1,
@@ -142,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     from dicomsel.errors import DicomselError
 
     try:
-        check_paths(args.inputs, args.output, args.report)
+        check_paths(args.inputs, args.output, args.report, output_folder=_to_folder(args))
     except DicomselError as e:
         log.error("%s", e)
         return ExitCode.USAGE
@@ -158,12 +171,12 @@ def _convert(args: argparse.Namespace, options: Any, stdin: str | None) -> int:
     from dicomsel.cli.logs import NOTICE, ProgressExecutor
     from dicomsel.cli.main import ExitCode
     from dicomsel.export.executors import local_executor
-    from dicomsel.io.files import FileSink, FileSource
+    from dicomsel.io.files import FileSource
     from dicomsel.pipeline import run
     from dicomsel.redact import redact_json
 
     source = FileSource(args.inputs, stdin=stdin)
-    sink = FileSink(args.output, args.format, args.fhir, args.xml)
+    sink = _sink(args)
     progress = ProgressExecutor(local_executor(options.jobs), verbosity=args.verbose)
     if progress.draws:  # the ETA needs the count: a first walk, only for the bar
         progress.total = sum(1 for _ in source.items())
@@ -180,6 +193,26 @@ def _convert(args: argparse.Namespace, options: Any, stdin: str | None) -> int:
             log.error("no input could be converted (%d skipped)", batch.count("skipped"))
         return ExitCode.ERROR
     return ExitCode.PARTIAL if failed else ExitCode.OK
+
+
+def _to_folder(args: argparse.Namespace) -> bool:
+    """Whether ``-o`` names a folder (one file per resource) rather than a file."""
+    out = str(args.output)
+    return out != "-" and (out.endswith(("/", os.sep)) or os.path.isdir(out))
+
+
+def _sink(args: argparse.Namespace) -> Any:
+    """The sink ``-o``, ``--format`` and ``--xml`` ask for; all but XML stream."""
+    from dicomsel.io.files import FileSink
+    from dicomsel.io.sinks import BundleSink, DirectorySink, NdjsonSink
+
+    if _to_folder(args):
+        return DirectorySink(args.output)
+    if args.xml:  # the XML Bundle is built whole
+        return FileSink(args.output, args.format, args.fhir, True)
+    if args.format == "ndjson":
+        return NdjsonSink(args.output)
+    return BundleSink(args.output, args.format)
 
 
 def _options(args: argparse.Namespace) -> Any:
@@ -212,6 +245,12 @@ def _options(args: argparse.Namespace) -> Any:
     if args.xml and args.format == "ndjson":
         log.error("--xml: NDJSON has no XML form; use --format bundle or transaction")
         return None
+    if args.xml and _to_folder(args):
+        log.error("--xml: -o FOLDER writes one JSON file per resource; give -o a file")
+        return None
+    if args.item_timeout < 0:
+        log.error("--item-timeout %s: give seconds, or 0 for no limit", args.item_timeout)
+        return None
     return ConvertOptions(
         fhir=args.fhir,
         validation=Validation(args.validation),
@@ -224,4 +263,5 @@ def _options(args: argparse.Namespace) -> Any:
         ),
         jobs=args.jobs or os.cpu_count() or 1,
         observations=args.observations,
+        item_timeout=args.item_timeout or None,
     )
