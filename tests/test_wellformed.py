@@ -29,6 +29,7 @@ from dicomsel.pipeline import ConvertOptions
 
 from conftest import resources_of
 from kosfiles import basic_kos, invalid_values_allowed, write
+from kosgen import uid
 from srfiles import Planar, find, save, tid1500
 
 #: One of each: NUL, vertical tab, escape, a non-character; tab/CR/LF and U+FFFD are allowed.
@@ -104,6 +105,7 @@ def _kos_with_controls(folder: Path) -> Path:
 
 def _kos_invalid_utf8(folder: Path) -> Path:
     ds = basic_kos()
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = uid("kos", "bad-utf8")
     ds.SpecificCharacterSet = "ISO_IR 192"
     tag = Tag(0x0010, 0x0020)
     ds[tag] = DataElement(tag, "LO", b"AB\xff\xfe\xc3CD")  # not UTF-8
