@@ -16,7 +16,14 @@ from pydicom.dataset import Dataset
 
 from dicomsel.dicom import image, kos, rtstruct, seg, sr
 from dicomsel.dicom.context import ReadContext, ReadOptions, ReadResult
-from dicomsel.dicom.filereader import deferred_groups, gc_paused, read_header_file
+from dicomsel.dicom.filereader import (
+    PARSE_ERRORS,
+    deep_call,
+    deferred_groups,
+    gc_paused,
+    parse_error,
+    read_header_file,
+)
 from dicomsel.dicom.values import attr_name
 from dicomsel.errors import DicomselError, InvalidInputError, Issue, UnsupportedObjectError
 
@@ -78,9 +85,10 @@ def _read(ds: Dataset, ctx: ReadContext) -> ReadResult:
         if path:
             e.with_path(path)
         raise
-    except (AttributeError, TypeError, ValueError, KeyError, IndexError) as e:
-        # pydicom raises these on malformed values it parsed lazily
-        raise InvalidInputError(f"malformed DICOM data ({type(e).__name__}: {e})", path=path) from e
+    except PARSE_ERRORS as e:
+        # pydicom raises these on malformed values it converts lazily (nested sequences
+        # included): a typed error naming the element it was converting
+        raise parse_error(e, path) from e
 
 
 def read_dataset(
@@ -110,8 +118,16 @@ def read_dataset(
     dicomsel.errors.InvalidInputError
         When the object is malformed beyond tolerant reading.
     """
-    ctx = ReadContext(path=path, options=options or ReadOptions(), deferred=deferred_groups(ds))
-    return _read(ds, ctx)
+
+    def once() -> ReadResult:
+        ctx = ReadContext(path=path, options=options or ReadOptions(), deferred=deferred_groups(ds))
+        return _read(ds, ctx)
+
+    try:
+        return once()
+    except RecursionError:  # a deeply nested sequence pydicom parsed lazily
+        pass
+    return deep_call(once, path)
 
 
 def read_file(path: str | os.PathLike[str], options: ReadOptions | None = None) -> ReadResult:
@@ -134,6 +150,14 @@ def read_file(path: str | os.PathLike[str], options: ReadOptions | None = None) 
         As :func:`read_dataset`; also when the file is truncated.
     """
     p = os.fspath(path)
+    try:
+        return _read_file(p, options)
+    except RecursionError:  # sequences pydicom parses lazily: parse them on a deep stack
+        pass
+    return deep_call(lambda: _read_file(p, options), p)
+
+
+def _read_file(p: str, options: ReadOptions | None) -> ReadResult:
     with gc_paused():
         header = read_header_file(p)
         ctx = ReadContext(path=p, options=options or ReadOptions(), deferred=header.deferred)

@@ -5,7 +5,14 @@
   :class:`PerFrameGroups` (path, offset, encoding) that reads them when a
   reader asks (:attr:`dicomsel.dicom.context.ReadContext.deferred`);
 - a file nested too deeply for the default stack is parsed again on a thread
-  with a large stack;
+  with a large stack (:func:`deep_call`, also used by the dispatcher so that the
+  sequences pydicom parses lazily parse where the retry catches them);
+- files are read through a read-only memory map, so a declared length larger
+  than the bytes left in the file costs no allocation (a read returns what is
+  there, and the truncation check reports the element);
+- every exception pydicom, zlib or struct raise on malformed bytes becomes an
+  :class:`~dicomsel.errors.InvalidInputError` naming the file, the element being
+  read when it is known, and the reason (:func:`parse_error`);
 - a file without the Part 10 preamble but that starts like a dataset is read
   as a bare dataset;
 - a truncated file is an error, not a quietly shorter dataset;
@@ -15,34 +22,142 @@
 from __future__ import annotations
 
 import gc
+import io
+import mmap
 import os
 import struct
 import sys
 import threading
 import warnings
 import weakref
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from types import TracebackType
+from typing import BinaryIO, TypeVar, cast
 
 import pydicom
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
+from pydicom.errors import BytesLengthException, InvalidDicomError
 
 from dicomsel.dicom import tags
 from dicomsel.dicom.scanner import UNDEFINED, element_end
 from dicomsel.errors import DicomselError, InvalidInputError, NotDicomError
 
 __all__ = [
+    "PARSE_ERRORS",
     "HeaderFile",
     "PerFrameGroups",
+    "deep_call",
     "deferred_groups",
     "gc_paused",
     "load",
+    "open_bytes",
+    "parse_error",
     "read_header_file",
 ]
+
+_T = TypeVar("_T")
+
+#: what pydicom, zlib and struct raise on malformed bytes, values pydicom converts
+#: lazily included (an IS of "inf" is an OverflowError, a bad date a ValueError); a
+#: MemoryError is a declared length or a deflated stream too large for the memory
+#: the process may use
+PARSE_ERRORS: tuple[type[BaseException], ...] = (
+    EOFError,
+    OSError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    NotImplementedError,
+    OverflowError,
+    MemoryError,
+    struct.error,
+    zlib.error,
+    BytesLengthException,
+)
+_PYDICOM_DIR = os.path.dirname(pydicom.__file__)
+
+
+def _element_of(tb: TracebackType | None) -> str | None:
+    """The tag of the element pydicom was reading or converting, from a traceback."""
+    found = None
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_filename.startswith(_PYDICOM_DIR):
+            local = frame.f_locals
+            for name in ("raw", "elem", "data_element", "tag"):
+                value = local.get(name)
+                tag = getattr(value, "tag", value)
+                if isinstance(tag, int) and not isinstance(tag, bool):
+                    found = tag
+                    break
+        tb = tb.tb_next
+    if found is None:
+        return None
+    return f"({found >> 16 & 0xFFFF:04X},{found & 0xFFFF:04X})"
+
+
+def parse_error(e: BaseException, path: str | None) -> InvalidInputError:
+    """The :class:`~dicomsel.errors.InvalidInputError` for what pydicom (or zlib) raised.
+
+    Parameters
+    ----------
+    e : BaseException
+        One of :data:`PARSE_ERRORS`, caught while reading or converting ``path``.
+    path : str or None
+        The file.
+
+    Returns
+    -------
+    dicomsel.errors.InvalidInputError
+        Naming the file, the element being read when the traceback shows it,
+        and the reason.
+    """
+    where = _element_of(e.__traceback__)
+    if where is not None:
+        try:
+            keyword = pydicom.datadict.keyword_for_tag(int(where[1:5] + where[6:10], 16))
+        except (ValueError, KeyError):  # pragma: no cover - the tag is hex by construction
+            keyword = ""
+        where = f"{keyword} {where}" if keyword else where
+    if isinstance(e, MemoryError):
+        reason = "a declared length or deflated stream is larger than the memory allowed"
+    elif isinstance(e, zlib.error):
+        reason = f"corrupt deflated data (zlib: {e})"
+    else:
+        text = str(e)
+        reason = f"cannot be parsed ({type(e).__name__}: {text[:200]})"
+    return InvalidInputError(reason, path=path, attribute=where)
+
+
+@contextmanager
+def open_bytes(path: str) -> Iterator[BinaryIO]:
+    """A file as a read-only memory map (file-like: read, seek, tell).
+
+    Reading ``n`` bytes from a memory map allocates what is there, not ``n``: a
+    huge declared length in a small file costs nothing before the truncation
+    check reports it.
+
+    Parameters
+    ----------
+    path : str
+
+    Yields
+    ------
+    BinaryIO
+    """
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            yield io.BytesIO(b"")
+            return
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            yield cast(BinaryIO, buf)
+
 
 _PIXEL_TAGS = frozenset({tags.FloatPixelData, tags.DoubleFloatPixelData, tags.PixelData})
 _STOP_TAGS = _PIXEL_TAGS | {tags.PerFrameFunctionalGroupsSequence}
@@ -96,10 +211,11 @@ class PerFrameGroups:
         try:
             if self.deflated:
                 # offsets are in the inflated stream: read the whole header again
-                rest: Dataset = pydicom.dcmread(path, stop_before_pixels=True)
+                with open_bytes(path) as fp:
+                    rest: Dataset = pydicom.dcmread(fp, stop_before_pixels=True)
                 keep = [t for t in rest.keys() if t >= tags.PerFrameFunctionalGroupsSequence]  # noqa: SIM118
             else:
-                with open(path, "rb") as fp:
+                with open_bytes(path) as fp:
                     fp.seek(self.offset)
                     rest = pydicom.filereader.read_dataset(
                         fp,
@@ -109,9 +225,10 @@ class PerFrameGroups:
                         parent_encoding=ds.original_character_set,
                     )
                 keep = list(rest.keys())
-        except (EOFError, OSError, ValueError, TypeError, KeyError, IndexError) as e:
+        except PARSE_ERRORS as e:
+            error = parse_error(e, path)
             raise InvalidInputError(
-                f"cannot be parsed ({type(e).__name__}: {e})", path=path, attribute=_A_PER_FRAME
+                error.reason, path=path, attribute=error.attribute or _A_PER_FRAME
             ) from e
         for tag in keep:
             ds[tag] = rest.get_item(tag)
@@ -139,7 +256,21 @@ class HeaderFile:
 def _is_deflated(ds: Dataset) -> bool:
     meta = ds.get("file_meta")
     ts = meta.get("TransferSyntaxUID") if meta is not None else None
-    return ts is not None and bool(getattr(ts, "is_deflated", False))
+    try:
+        return ts is not None and bool(getattr(ts, "is_deflated", False))
+    except ValueError:  # not a transfer syntax UID: pydicom read it as it guessed
+        return False
+
+
+def _transfer_syntax_note(ds: Dataset) -> str | None:
+    meta = ds.get("file_meta")
+    ts = meta.get("TransferSyntaxUID") if meta is not None else None
+    if ts is None or pydicom.uid.UID(str(ts)).is_transfer_syntax:
+        return None
+    return (
+        f"TransferSyntaxUID (0002,0010) {str(ts)[:64]!r} is not a transfer syntax: "
+        "the dataset was read with the encoding pydicom guessed"
+    )
 
 
 def read_header_file(path: str | os.PathLike[str]) -> HeaderFile:
@@ -161,6 +292,14 @@ def read_header_file(path: str | os.PathLike[str]) -> HeaderFile:
         When the file is DICOM but cannot be parsed, or is truncated.
     """
     p = os.fspath(path)
+    try:
+        return _read_header_file(p)
+    except RecursionError:
+        pass
+    return deep_call(lambda: _read_header_file(p), p)
+
+
+def _read_header_file(p: str) -> HeaderFile:
     bare = False
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -174,25 +313,19 @@ def read_header_file(path: str | os.PathLike[str]) -> HeaderFile:
                     ) from e
                 ds, stopped_at, deferred = _read_header(p, force=True)
                 bare = True
+            note = _transfer_syntax_note(ds)
+            _check_complete(ds, p, stopped_at)
         except DicomselError:
             raise
         except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
             raise InvalidInputError(e.strerror or str(e), path=p) from e
-        except (
-            EOFError,
-            OSError,
-            ValueError,
-            TypeError,
-            KeyError,
-            IndexError,
-            NotImplementedError,
-            AttributeError,
-        ) as e:
-            raise InvalidInputError(f"cannot be parsed ({type(e).__name__}: {e})", path=p) from e
+        except PARSE_ERRORS as e:
+            raise parse_error(e, p) from e
     notes = [f"pydicom: {w.message}" for w in caught]
     if bare:
         notes.insert(0, "no Part 10 preamble and 'DICM' prefix: read as a bare dataset")
-    _check_complete(ds, p, stopped_at)
+    if note:
+        notes.append(note)
     return HeaderFile(ds, notes, deferred)
 
 
@@ -262,8 +395,8 @@ def _read_header(path: str, force: bool) -> tuple[Dataset, int | None, PerFrameG
         stopped.append(tag)
         return True
 
-    with open(path, "rb") as fp:
-        ds = _read_partial_deep(fp, path, stop_when=stop, force=force)
+    with open_bytes(path) as fp:
+        ds = pydicom.filereader.read_partial(fp, stop_when=stop, force=force)
         offset = fp.tell()
     deferred = None
     if tags.PerFrameFunctionalGroupsSequence in stopped:
@@ -276,26 +409,49 @@ def _read_header(path: str, force: bool) -> tuple[Dataset, int | None, PerFrameG
 
 #: pydicom parses nested sequences recursively, about five Python frames a level, so a
 #: content tree a few hundred levels deep exceeds the default recursion limit. Such a
-#: file is parsed again on a thread with a large stack and a higher limit.
+#: file is parsed again on a thread with a large stack and a higher limit. pydicom's
+#: lazy parse copies each level's bytes again (time grows with the square of the
+#: depth: 3,000 levels take seconds), so the limit there is a ceiling on nesting too.
 _DEEP_STACK_BYTES = 256 * 1024 * 1024
-_DEEP_RECURSION_LIMIT = 60_000  # about 10,000 levels of nesting
+_DEEP_RECURSION_LIMIT = 15_000  # about 2,500 levels of nesting
 
 
-def _read_partial_deep(fp: BinaryIO, path: str, **kw: Any) -> Dataset:
-    """``pydicom.filereader.read_partial``, again on a deep stack when nesting is too deep."""
-    start = fp.tell()
-    try:
-        return pydicom.filereader.read_partial(fp, **kw)
-    except RecursionError:
-        fp.seek(start)
-    done: list[Dataset] = []
+_DEEP_THREAD = "dicomsel-deep-read"
+
+
+def deep_call(fn: Callable[[], _T], path: str | None) -> _T:
+    """Call ``fn`` again on a thread with a large stack, after it hit the recursion limit.
+
+    Parameters
+    ----------
+    fn : callable
+        The whole read (parsing and the lazy conversions a reader triggers).
+    path : str or None
+        The file, for the message.
+
+    Returns
+    -------
+    object
+        What ``fn`` returns.
+
+    Raises
+    ------
+    dicomsel.errors.InvalidInputError
+        When the nesting is too deep even there; what ``fn`` raises otherwise.
+    """
+    too_deep = InvalidInputError(
+        "sequences nested too deeply to parse (more than about 2,500 levels)", path=path
+    )
+    if threading.current_thread().name == _DEEP_THREAD:
+        raise too_deep  # already on the deep stack
+    done: list[_T] = []
     failed: list[BaseException] = []
 
     def run() -> None:
         old = sys.getrecursionlimit()
         sys.setrecursionlimit(max(old, _DEEP_RECURSION_LIMIT))
         try:
-            done.append(pydicom.filereader.read_partial(fp, **kw))
+            done.append(fn())
         except BaseException as e:  # handed to the calling thread
             failed.append(e)
         finally:
@@ -306,7 +462,7 @@ def _read_partial_deep(fp: BinaryIO, path: str, **kw: Any) -> Dataset:
     except (ValueError, RuntimeError):  # pragma: no cover - platform without the setting
         old_size = None
     try:
-        worker = threading.Thread(target=run, name="dicomsel-deep-read")
+        worker = threading.Thread(target=run, name=_DEEP_THREAD)
         worker.start()
         worker.join()
     finally:
@@ -314,9 +470,7 @@ def _read_partial_deep(fp: BinaryIO, path: str, **kw: Any) -> Dataset:
             threading.stack_size(old_size)
     if failed:
         if isinstance(failed[0], RecursionError):
-            raise InvalidInputError(
-                "sequences nested too deeply to parse (more than about 10,000 levels)", path=path
-            ) from failed[0]
+            raise too_deep from failed[0]
         raise failed[0]
     return done[0]
 
@@ -367,9 +521,9 @@ def _check_complete(ds: Dataset, path: str, stopped_at: int | None = None) -> No
             attribute=where,
         )
     if end < size and extra == 0 and node is ds and end != stopped_at:
-        with open(path, "rb") as f:
-            f.seek(end)
-            tail = f.read(8)
+        with open(path, "rb") as tail_file:
+            tail_file.seek(end)
+            tail = tail_file.read(8)
         # Pixel Data (group 7FE0) is left unread, and Per-frame Functional Groups until a
         # reader asks; pydicom stopping anywhere else means the rest could not be parsed
         if tail[:2] not in (b"\xe0\x7f", b"\x7f\xe0") and tail[:4] not in _PER_FRAME_TAG_BYTES:
