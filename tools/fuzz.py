@@ -601,6 +601,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
     p.add_argument("--memory", type=int, default=2 << 30, help="RLIMIT_AS per worker (2 GiB)")
     p.add_argument("--in-process", action="store_true", help="no workers: signal.alarm only")
+    p.add_argument(
+        "--max-seconds", type=float, default=0, help="stop starting mutants after this (0: never)"
+    )
     p.add_argument("--show", nargs=2, type=int, metavar=("SEED", "INDEX"), help="print a spec")
     p.add_argument("--json", action="store_true", help="findings as JSON lines on stdout")
     args = p.parse_args(argv)
@@ -619,7 +622,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     corpus = Corpus()
     kinds: Counter[str] = Counter()
-    for done, (index, res) in enumerate(results, 1):
+    done = 0
+    for done, (index, res) in enumerate(results, 1):  # noqa: B007 - done is the count
         counts[res.outcome] += 1
         if res.outcome in FINDINGS:
             findings.append((index, res))
@@ -627,10 +631,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if done % 5000 == 0:
             rate = done / (time.monotonic() - begin)
             print(f"fuzz: {done}/{args.count} ({rate:.0f}/s) {dict(counts)}", file=sys.stderr)
+        if args.max_seconds and time.monotonic() - begin > args.max_seconds:
+            break
     elapsed = time.monotonic() - begin
-    last = args.start + args.count - 1
-    rate = args.count / elapsed
-    print(f"fuzz: seed {args.seed}, mutants {args.start}..{last}, {len(corpus.files)} files")
+    last = args.start + done - 1
+    rate = done / elapsed
+    print(f"fuzz: seed {args.seed}, mutants {args.start}..{last} ({done} of {args.count} asked),"
+          f" {len(corpus.files)} files")  # fmt: skip
     print(f"  time {elapsed:.0f} s ({rate:.1f} mutants/s)")
     for outcome in (*ALLOWED, *FINDINGS):
         print(f"  {outcome:10} {counts[outcome]}")

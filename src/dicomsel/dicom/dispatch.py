@@ -16,14 +16,8 @@ from pydicom.dataset import Dataset
 
 from dicomsel.dicom import image, kos, rtstruct, seg, sr
 from dicomsel.dicom.context import ReadContext, ReadOptions, ReadResult
-from dicomsel.dicom.filereader import (
-    PARSE_ERRORS,
-    deep_call,
-    deferred_groups,
-    gc_paused,
-    parse_error,
-    read_header_file,
-)
+from dicomsel.dicom.filereader import deferred_groups, gc_paused, read_header_file
+from dicomsel.dicom.guard import PARSE_ERRORS, deep_call, parse_error
 from dicomsel.dicom.values import attr_name
 from dicomsel.errors import DicomselError, InvalidInputError, Issue, UnsupportedObjectError
 

@@ -26,113 +26,32 @@ import io
 import mmap
 import os
 import struct
-import sys
-import threading
 import warnings
 import weakref
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from types import TracebackType
-from typing import BinaryIO, TypeVar, cast
+from typing import BinaryIO, cast
 
 import pydicom
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.errors import BytesLengthException, InvalidDicomError
+from pydicom.errors import InvalidDicomError
 
 from dicomsel.dicom import tags
-from dicomsel.dicom.scanner import UNDEFINED, element_end
+from dicomsel.dicom.guard import PARSE_ERRORS, deep_call, parse_error
+from dicomsel.dicom.scanner import UNDEFINED, Scanner, Unsupported, element_end
 from dicomsel.errors import DicomselError, InvalidInputError, NotDicomError
 
 __all__ = [
-    "PARSE_ERRORS",
     "HeaderFile",
     "PerFrameGroups",
-    "deep_call",
     "deferred_groups",
     "gc_paused",
     "load",
     "open_bytes",
-    "parse_error",
     "read_header_file",
 ]
-
-_T = TypeVar("_T")
-
-#: what pydicom, zlib and struct raise on malformed bytes, values pydicom converts
-#: lazily included (an IS of "inf" is an OverflowError, a bad date a ValueError); a
-#: MemoryError is a declared length or a deflated stream too large for the memory
-#: the process may use
-PARSE_ERRORS: tuple[type[BaseException], ...] = (
-    EOFError,
-    OSError,
-    ValueError,
-    TypeError,
-    KeyError,
-    IndexError,
-    AttributeError,
-    NotImplementedError,
-    OverflowError,
-    MemoryError,
-    struct.error,
-    zlib.error,
-    BytesLengthException,
-)
-_PYDICOM_DIR = os.path.dirname(pydicom.__file__)
-
-
-def _element_of(tb: TracebackType | None) -> str | None:
-    """The tag of the element pydicom was reading or converting, from a traceback."""
-    found = None
-    while tb is not None:
-        frame = tb.tb_frame
-        if frame.f_code.co_filename.startswith(_PYDICOM_DIR):
-            local = frame.f_locals
-            for name in ("raw", "elem", "data_element", "tag"):
-                value = local.get(name)
-                tag = getattr(value, "tag", value)
-                if isinstance(tag, int) and not isinstance(tag, bool):
-                    found = tag
-                    break
-        tb = tb.tb_next
-    if found is None:
-        return None
-    return f"({found >> 16 & 0xFFFF:04X},{found & 0xFFFF:04X})"
-
-
-def parse_error(e: BaseException, path: str | None) -> InvalidInputError:
-    """The :class:`~dicomsel.errors.InvalidInputError` for what pydicom (or zlib) raised.
-
-    Parameters
-    ----------
-    e : BaseException
-        One of :data:`PARSE_ERRORS`, caught while reading or converting ``path``.
-    path : str or None
-        The file.
-
-    Returns
-    -------
-    dicomsel.errors.InvalidInputError
-        Naming the file, the element being read when the traceback shows it,
-        and the reason.
-    """
-    where = _element_of(e.__traceback__)
-    if where is not None:
-        try:
-            keyword = pydicom.datadict.keyword_for_tag(int(where[1:5] + where[6:10], 16))
-        except (ValueError, KeyError):  # pragma: no cover - the tag is hex by construction
-            keyword = ""
-        where = f"{keyword} {where}" if keyword else where
-    if isinstance(e, MemoryError):
-        reason = "a declared length or deflated stream is larger than the memory allowed"
-    elif isinstance(e, zlib.error):
-        reason = f"corrupt deflated data (zlib: {e})"
-    else:
-        text = str(e)
-        reason = f"cannot be parsed ({type(e).__name__}: {text[:200]})"
-    return InvalidInputError(reason, path=path, attribute=where)
 
 
 @contextmanager
@@ -315,6 +234,8 @@ def _read_header_file(p: str) -> HeaderFile:
                 bare = True
             note = _transfer_syntax_note(ds)
             _check_complete(ds, p, stopped_at)
+            _check_dataset(ds, p, bare)
+            bulk = _bulk_note(ds, p, stopped_at)
         except DicomselError:
             raise
         except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
@@ -324,8 +245,7 @@ def _read_header_file(p: str) -> HeaderFile:
     notes = [f"pydicom: {w.message}" for w in caught]
     if bare:
         notes.insert(0, "no Part 10 preamble and 'DICM' prefix: read as a bare dataset")
-    if note:
-        notes.append(note)
+    notes += [n for n in (note, bulk) if n]
     return HeaderFile(ds, notes, deferred)
 
 
@@ -407,74 +327,6 @@ def _read_header(path: str, force: bool) -> tuple[Dataset, int | None, PerFrameG
     return ds, offset if stopped else None, deferred
 
 
-#: pydicom parses nested sequences recursively, about five Python frames a level, so a
-#: content tree a few hundred levels deep exceeds the default recursion limit. Such a
-#: file is parsed again on a thread with a large stack and a higher limit. pydicom's
-#: lazy parse copies each level's bytes again (time grows with the square of the
-#: depth: 3,000 levels take seconds), so the limit there is a ceiling on nesting too.
-_DEEP_STACK_BYTES = 256 * 1024 * 1024
-_DEEP_RECURSION_LIMIT = 15_000  # about 2,500 levels of nesting
-
-
-_DEEP_THREAD = "dicomsel-deep-read"
-
-
-def deep_call(fn: Callable[[], _T], path: str | None) -> _T:
-    """Call ``fn`` again on a thread with a large stack, after it hit the recursion limit.
-
-    Parameters
-    ----------
-    fn : callable
-        The whole read (parsing and the lazy conversions a reader triggers).
-    path : str or None
-        The file, for the message.
-
-    Returns
-    -------
-    object
-        What ``fn`` returns.
-
-    Raises
-    ------
-    dicomsel.errors.InvalidInputError
-        When the nesting is too deep even there; what ``fn`` raises otherwise.
-    """
-    too_deep = InvalidInputError(
-        "sequences nested too deeply to parse (more than about 2,500 levels)", path=path
-    )
-    if threading.current_thread().name == _DEEP_THREAD:
-        raise too_deep  # already on the deep stack
-    done: list[_T] = []
-    failed: list[BaseException] = []
-
-    def run() -> None:
-        old = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(old, _DEEP_RECURSION_LIMIT))
-        try:
-            done.append(fn())
-        except BaseException as e:  # handed to the calling thread
-            failed.append(e)
-        finally:
-            sys.setrecursionlimit(old)
-
-    try:
-        old_size = threading.stack_size(_DEEP_STACK_BYTES)
-    except (ValueError, RuntimeError):  # pragma: no cover - platform without the setting
-        old_size = None
-    try:
-        worker = threading.Thread(target=run, name=_DEEP_THREAD)
-        worker.start()
-        worker.join()
-    finally:
-        if old_size is not None:
-            threading.stack_size(old_size)
-    if failed:
-        if isinstance(failed[0], RecursionError):
-            raise too_deep from failed[0]
-        raise failed[0]
-    return done[0]
-
-
 def _check_complete(ds: Dataset, path: str, stopped_at: int | None = None) -> None:
     """Raise if the file ends before its last data element does.
 
@@ -533,6 +385,49 @@ def _check_complete(ds: Dataset, path: str, stopped_at: int | None = None) -> No
                 path=path,
                 attribute=where,
             )
+
+
+def _check_dataset(ds: Dataset, path: str, bare: bool) -> None:
+    """Raise when a Part 10 file ends within or right after its File Meta Information."""
+    if bare or len(ds._dict):
+        return
+    size = os.path.getsize(path)
+    raise InvalidInputError(
+        f"truncated file: it ends at byte {size}, after the File Meta Information: no dataset",
+        path=path,
+    )
+
+
+def _bulk_note(ds: Dataset, path: str, stopped_at: int | None) -> str | None:
+    """A note when the elements left unread (per-frame groups, Pixel Data) pass the file's end.
+
+    The header is complete and converts, but a file cut in its bulk data is
+    damaged: the note is a warning (an error under ``--strict``). Walks at most
+    the elements from where reading stopped to the end of the file, little endian
+    only, by their headers (undefined lengths item by item).
+    """
+    encoding = getattr(ds, "original_encoding", None)
+    if stopped_at is None or _is_deflated(ds) or not encoding or encoding[1] is not True:
+        return None
+    with open_bytes(path) as fp:
+        if isinstance(fp, io.BytesIO):
+            return None
+        scanner = Scanner(fp, bool(encoding[0]))
+        size, pos = scanner.size, stopped_at
+        while pos < size:
+            tag = None
+            try:
+                tag, length, vpos = scanner.header(pos)
+                pos = scanner.skip(vpos, length)
+            except Unsupported:
+                if tag is None:
+                    return None  # no element header there: the truncation check's business
+                name = pydicom.datadict.keyword_for_tag(tag) or "element"
+                return (
+                    f"truncated file: {name} ({tag >> 16:04X},{tag & 0xFFFF:04X}) runs past the "
+                    f"end of the file (byte {size}): the header was read, its bulk data is cut"
+                )
+    return None
 
 
 def _end_from_header(path: str, offset: int | None, ds: Dataset) -> int | None:
