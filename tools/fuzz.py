@@ -623,7 +623,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     corpus = Corpus()
     kinds: Counter[str] = Counter()
     done = 0
-    for done, (index, res) in enumerate(results, 1):  # noqa: B007 - done is the count
+    for done, (index, res) in enumerate(results, 1):
         counts[res.outcome] += 1
         if res.outcome in FINDINGS:
             findings.append((index, res))

@@ -316,7 +316,19 @@ def _read_header(path: str, force: bool) -> tuple[Dataset, int | None, PerFrameG
         return True
 
     with open_bytes(path) as fp:
-        ds = pydicom.filereader.read_partial(fp, stop_when=stop, force=force)
+        try:
+            ds = pydicom.filereader.read_partial(fp, stop_when=stop, force=force)
+        except (EOFError, OSError, struct.error) as e:
+            size = os.path.getsize(path)
+            if fp.tell() + 8 <= size:
+                raise
+            # pydicom ran out of bytes inside an element (a sequence it reads at once)
+            where = parse_error(e, path).attribute
+            raise InvalidInputError(
+                f"truncated file: it ends at byte {size}, inside the element being read",
+                path=path,
+                attribute=where,
+            ) from e
         offset = fp.tell()
     deferred = None
     if tags.PerFrameFunctionalGroupsSequence in stopped:
@@ -349,7 +361,11 @@ def _check_complete(ds: Dataset, path: str, stopped_at: int | None = None) -> No
         elem = raw[next(reversed(raw))]  # the last element read: last in file order
         if isinstance(elem, RawDataElement):
             if elem.length == UNDEFINED:
-                return
+                # pydicom read the value up to its delimiter, or to the end of the file
+                if elem.value_tell is None or elem.value is None:
+                    return
+                end = elem.value_tell + len(elem.value) + 8 + extra
+                break
             end = elem.value_tell + elem.length + extra
             break
         if elem.VR != "SQ":
@@ -366,6 +382,8 @@ def _check_complete(ds: Dataset, path: str, stopped_at: int | None = None) -> No
         if node.is_undefined_length_sequence_item:
             extra += 8  # Item Delimitation Item
     where = f"({elem.tag.group:04X},{elem.tag.element:04X})"
+    keyword = pydicom.datadict.keyword_for_tag(elem.tag)
+    where = f"{keyword} {where}" if keyword else where
     if end > size:
         raise InvalidInputError(
             f"truncated file: it ends at byte {size}, its last element needs {end} bytes",
