@@ -1,0 +1,551 @@
+"""Every finding of ``tools/fuzz.py``, kept as a regression and regenerated here.
+
+Not committed binaries: each entry names its source file (``realdata/...`` in
+``../shared/realdata``, or ``sample_dicom/...``), the seed and mutant index the
+fuzzer found it at, what it raised before the fix, and the mutation itself (the
+fuzzer's spec: an operation with its offsets and bytes), which
+:func:`tools.fuzz.apply` replays on the source file's bytes. Add every new
+finding of ``make fuzz`` here (its ``FINDING`` line prints the spec).
+
+Usage::
+
+    python tests/fuzz_regressions.py OUTDIR     # writes OUTDIR/fuzz-<seed>-<index>.dcm
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+import fuzz  # noqa: E402 - tools/fuzz.py, the mutator
+
+__all__ = ["REGRESSIONS", "generate"]
+
+
+def _r(index: int, found: str, spec: dict[str, Any], seed: int = 10) -> dict[str, Any]:
+    return {"seed": seed, "index": index, "found": found, "spec": spec}
+
+
+#: (seed, index, what it raised before the fix, the mutation) of every finding
+REGRESSIONS: list[dict[str, Any]] = [
+    _r(
+        792,
+        "untyped: zlib.error",
+        {
+            "source": "realdata/sr_enhanced_deflated_dcm4che.dcm",
+            "kind": "flip",
+            "op": "set",
+            "at": 532,
+            "hex": "97a33553dfecddaa",
+        },
+    ),
+    _r(
+        796,
+        "hang over 10 s",
+        {
+            "source": "sample_dicom/kos_frames_segments.dcm",
+            "kind": "repeat_item",
+            "op": "repeat",
+            "start": 874,
+            "end": 1146,
+            "at": 1146,
+            "times": 20000,
+            "fix": [[870, 4]],
+        },
+    ),
+    _r(
+        812,
+        "untyped: BytesLengthException",
+        {
+            "source": "sample_dicom/kos_two_studies.dcm",
+            "kind": "vr_swap",
+            "op": "set",
+            "at": 1248,
+            "hex": "4644",
+        },
+    ),
+    _r(
+        817,
+        "untyped: BytesLengthException",
+        {
+            "source": "sample_dicom/seg_ct_small.dcm",
+            "kind": "vr_swap",
+            "op": "set",
+            "at": 2284,
+            "hex": "4644",
+        },
+    ),
+    _r(
+        865,
+        "untyped: ValueError UID is not a transfer syntax",
+        {
+            "source": "realdata/rtstruct_dicompyler_10rois.dcm",
+            "kind": "garbage_value",
+            "op": "replace",
+            "at": 258,
+            "n": 18,
+            "hex": "546b4220",
+            "fix": [[256, 2]],
+        },
+    ),
+    _r(
+        960,
+        "untyped: ValueError UID is not a transfer syntax",
+        {
+            "source": "realdata/rtstruct_dicompyler_10rois.dcm",
+            "kind": "garbage_value",
+            "op": "replace",
+            "at": 258,
+            "n": 18,
+            "hex": "2020",
+            "fix": [[256, 2]],
+        },
+    ),
+    _r(
+        972,
+        "untyped: BytesLengthException",
+        {
+            "source": "realdata/gsps_softneta_ellipse_measurement.dcm",
+            "kind": "vr_swap",
+            "op": "set",
+            "at": 136,
+            "hex": "6162",
+        },
+    ),
+    _r(
+        990,
+        "untyped: BytesLengthException",
+        {
+            "source": "sample_dicom/kos_single_frame.dcm",
+            "kind": "vr_swap",
+            "op": "set",
+            "at": 1754,
+            "hex": "5356",
+        },
+    ),
+    _r(
+        1026,
+        "untyped: ValueError UID is not a transfer syntax",
+        {
+            "source": "realdata/sr_enhanced_deflated_dcm4che.dcm",
+            "kind": "garbage_value",
+            "op": "replace",
+            "at": 266,
+            "n": 22,
+            "hex": "30783146",
+            "fix": [[264, 2]],
+        },
+    ),
+    _r(
+        1037,
+        "untyped: BytesLengthException",
+        {
+            "source": "realdata/sr_enhanced_deflated_dcm4che.dcm",
+            "kind": "vr_swap",
+            "op": "set",
+            "at": 136,
+            "hex": "5356",
+        },
+    ),
+    _r(
+        1095,
+        "untyped: RecursionError",
+        {
+            "source": "realdata/sr_tid1500_highdicom_scoord_scoord3d.dcm",
+            "kind": "deep_nesting",
+            "op": "nest",
+            "at": 1992,
+            "depth": 3000,
+            "explicit": True,
+            "fix": [[1348, 4], [1884, 4], [1932, 4], [1940, 4]],
+        },
+    ),
+    _r(
+        1097,
+        "untyped: RecursionError",
+        {
+            "source": "sample_dicom/kos_single_frame.dcm",
+            "kind": "deep_nesting",
+            "op": "nest",
+            "at": 1266,
+            "depth": 3000,
+            "explicit": True,
+            "fix": [[902, 4], [910, 4], [922, 4], [1102, 4]],
+        },
+    ),
+    _r(
+        1127,
+        "untyped: RecursionError",
+        {
+            "source": "sample_dicom/kos_single_frame.dcm",
+            "kind": "deep_nesting",
+            "op": "nest",
+            "at": 1978,
+            "depth": 3000,
+            "explicit": True,
+            "fix": [[1370, 4], [1864, 4], [1876, 4], [1884, 4]],
+        },
+    ),
+    _r(
+        1137,
+        "untyped: ValueError UID is not a transfer syntax",
+        {
+            "source": "realdata/sr_enhanced_deflated_dcm4che.dcm",
+            "kind": "garbage_value",
+            "op": "replace",
+            "at": 266,
+            "n": 22,
+            "hex": "312e322e61626320",
+            "fix": [[264, 2]],
+        },
+    ),
+    _r(
+        1151,
+        "untyped: zlib.error",
+        {
+            "source": "realdata/sr_enhanced_deflated_dcm4che.dcm",
+            "kind": "flip",
+            "op": "set",
+            "at": 647,
+            "hex": "9b",
+        },
+    ),
+    _r(
+        1173,
+        "untyped: ValueError UID is not a transfer syntax",
+        {
+            "source": "realdata/rtstruct_dicompyler_10rois.dcm",
+            "kind": "garbage_value",
+            "op": "replace",
+            "at": 258,
+            "n": 18,
+            "hex": "3939393939393939",
+            "fix": [[256, 2]],
+        },
+    ),
+    _r(
+        1192,
+        "untyped: BytesLengthException",
+        {
+            "source": "realdata/gsps_softneta_ellipse_measurement.dcm",
+            "kind": "vr_swap",
+            "op": "set",
+            "at": 148,
+            "hex": "504e",
+        },
+    ),
+    _r(
+        1219,
+        "untyped: RecursionError",
+        {
+            "source": "realdata/sr_comprehensive_dcmtk_dscope_nested.dcm",
+            "kind": "deep_nesting",
+            "op": "nest",
+            "at": 4784,
+            "depth": 12000,
+            "explicit": True,
+            "fix": [[1642, 4], [3962, 4], [4134, 4], [4532, 4], [4730, 4], [4738, 4]],
+        },
+    ),
+    _r(
+        1255,
+        "untyped: ValueError UID is not a transfer syntax",
+        {
+            "source": "realdata/sr_enhanced_deflated_dcm4che.dcm",
+            "kind": "truncate",
+            "op": "cut",
+            "at": 266,
+        },
+    ),
+    _r(
+        1312,
+        "untyped: BytesLengthException",
+        {
+            "source": "realdata/ko_ihe_xdsi_manifest_mr_36inst.dcm",
+            "kind": "vr_swap",
+            "op": "set",
+            "at": 252,
+            "hex": "5556",
+        },
+    ),
+    _r(
+        1328,
+        "untyped: RecursionError",
+        {
+            "source": "sample_dicom/kos_frames_segments.dcm",
+            "kind": "deep_nesting",
+            "op": "nest",
+            "at": 1632,
+            "depth": 1000,
+            "explicit": True,
+            "fix": [[1438, 4], [1446, 4]],
+        },
+    ),
+    _r(
+        1394,
+        "untyped: ValueError UID is not a transfer syntax",
+        {
+            "source": "realdata/rtstruct_dicompyler_10rois.dcm",
+            "kind": "garbage_value",
+            "op": "replace",
+            "at": 258,
+            "n": 18,
+            "hex": "000b1b20",
+            "fix": [[256, 2]],
+        },
+    ),
+    _r(
+        1463,
+        "untyped: RecursionError",
+        {
+            "source": "realdata/sr_tid1500_highdicom_scoord_scoord3d.dcm",
+            "kind": "deep_nesting",
+            "op": "nest",
+            "at": 5610,
+            "depth": 300,
+            "explicit": True,
+            "fix": [[1348, 4], [2444, 4], [2582, 4], [3786, 4]],
+        },
+    ),
+    _r(
+        1518,
+        "untyped: BytesLengthException",
+        {
+            "source": "realdata/enhanced_mr_bruker_4frames.dcm",
+            "kind": "vr_swap",
+            "op": "set",
+            "at": 3098,
+            "hex": "5556",
+        },
+    ),
+    _r(
+        1530,
+        "untyped: BytesLengthException",
+        {
+            "source": "sample_dicom/kos_frames_segments.dcm",
+            "kind": "vr_swap",
+            "op": "set",
+            "at": 148,
+            "hex": "4c4f",
+        },
+    ),
+    _r(
+        1566,
+        "untyped: ValueError UID is not a transfer syntax",
+        {
+            "source": "realdata/ko_ihe_xdsi_manifest_pet_10inst.dcm",
+            "kind": "flip",
+            "op": "set",
+            "at": 262,
+            "hex": "7dae9f0f",
+        },
+    ),
+    _r(
+        1631,
+        "untyped: RecursionError",
+        {
+            "source": "sample_dicom/kos_two_studies.dcm",
+            "kind": "deep_nesting",
+            "op": "nest",
+            "at": 2224,
+            "depth": 12000,
+            "explicit": True,
+            "fix": [[1956, 4], [2112, 4], [2124, 4], [2132, 4]],
+        },
+    ),
+    _r(
+        1658,
+        "untyped: OSError No tag to read",
+        {
+            "source": "realdata/sr_tid1500_dcmjs_small_scoord.dcm",
+            "kind": "huge_length",
+            "op": "set",
+            "at": 2340,
+            "hex": "ffffffff",
+        },
+    ),
+    _r(
+        1677,
+        "untyped: zlib.error",
+        {
+            "source": "realdata/sr_enhanced_deflated_dcm4che.dcm",
+            "kind": "flip",
+            "op": "set",
+            "at": 845,
+            "hex": "03b4",
+        },
+    ),
+    _r(
+        1701,
+        "untyped: RecursionError",
+        {
+            "source": "sample_dicom/kos_single_frame.dcm",
+            "kind": "deep_nesting",
+            "op": "nest",
+            "at": 1666,
+            "depth": 300,
+            "explicit": True,
+            "fix": [[1370, 4], [1550, 4], [1600, 4], [1608, 4]],
+        },
+    ),
+    _r(
+        1714,
+        "untyped: RecursionError",
+        {
+            "source": "realdata/sr_tid1500_highdicom_scoord_scoord3d.dcm",
+            "kind": "deep_nesting",
+            "op": "nest",
+            "at": 2172,
+            "depth": 300,
+            "explicit": True,
+            "fix": [[1348, 4], [2056, 4], [2106, 4], [2114, 4]],
+        },
+    ),
+    _r(
+        1769,
+        "untyped: BytesLengthException",
+        {
+            "source": "sample_dicom/kos_frames_segments.dcm",
+            "kind": "huge_length",
+            "op": "set",
+            "at": 138,
+            "hex": "feff",
+        },
+    ),
+    _r(
+        1802,
+        "untyped: OSError No tag to read",
+        {
+            "source": "sample_dicom/kos_two_studies.dcm",
+            "kind": "huge_length",
+            "op": "set",
+            "at": 948,
+            "hex": "ffffffff",
+        },
+    ),
+    _r(
+        1826,
+        "untyped: RecursionError",
+        {
+            "source": "sample_dicom/seg_ct_small.dcm",
+            "kind": "deep_nesting",
+            "op": "nest",
+            "at": 2376,
+            "depth": 3000,
+            "explicit": True,
+            "fix": [[2302, 4], [2310, 4], [2322, 4], [2330, 4]],
+        },
+    ),
+    _r(
+        1858,
+        "untyped: struct.error",
+        {
+            "source": "sample_dicom/kos_frames_segments.dcm",
+            "kind": "remove_delimiter",
+            "op": "cut",
+            "at": 870,
+        },
+    ),
+    _r(
+        1879,
+        "untyped: RecursionError",
+        {
+            "source": "sample_dicom/seg_ct_small.dcm",
+            "kind": "deep_nesting",
+            "op": "nest",
+            "at": 2484,
+            "depth": 12000,
+            "explicit": True,
+            "fix": [[2302, 4], [2310, 4], [2424, 4], [2432, 4]],
+        },
+    ),
+    _r(
+        1912,
+        "untyped: OSError No tag to read",
+        {
+            "source": "sample_dicom/seg_ct_small.dcm",
+            "kind": "huge_length",
+            "op": "set",
+            "at": 2732,
+            "hex": "ffffffff",
+        },
+    ),
+    _r(
+        1920,
+        "untyped: RecursionError",
+        {
+            "source": "sample_dicom/kos_two_studies.dcm",
+            "kind": "deep_nesting",
+            "op": "nest",
+            "at": 888,
+            "depth": 12000,
+            "explicit": True,
+            "fix": [[834, 4], [842, 4]],
+        },
+    ),
+    _r(
+        1933,
+        "untyped: RecursionError",
+        {
+            "source": "sample_dicom/kos_single_frame.dcm",
+            "kind": "deep_nesting",
+            "op": "nest",
+            "at": 1806,
+            "depth": 300,
+            "explicit": True,
+            "fix": [[1370, 4], [1698, 4], [1738, 4], [1746, 4]],
+        },
+    ),
+    _r(
+        1980,
+        "untyped: ValueError UID is not a transfer syntax",
+        {
+            "source": "realdata/ko_ihe_xdsi_manifest_pet_10inst_images/000008.dcm",
+            "kind": "garbage_value",
+            "op": "replace",
+            "at": 258,
+            "n": 20,
+            "hex": "316534303020",
+            "fix": [[256, 2]],
+        },
+    ),
+]
+
+
+def name(entry: dict[str, Any]) -> str:
+    """The regression file's name."""
+    return f"fuzz-{entry['seed']}-{entry['index']}.dcm"
+
+
+def available(entry: dict[str, Any]) -> bool:
+    """Whether the entry's source file is here (``../shared/realdata`` may be absent)."""
+    return fuzz.source_path(entry["spec"]["source"]).is_file()
+
+
+def build(entry: dict[str, Any]) -> bytes:
+    """The regression file's bytes, from its source file and mutation."""
+    spec = entry["spec"]
+    return fuzz.apply(fuzz.source_path(spec["source"]).read_bytes(), spec)
+
+
+def generate(dest: Path) -> list[Path]:
+    """Write every regression whose source file is present into ``dest``; return the paths."""
+    dest.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for entry in REGRESSIONS:
+        if available(entry):
+            path = dest / name(entry)
+            path.write_bytes(build(entry))
+            paths.append(path)
+    return paths
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        raise SystemExit(__doc__)
+    for p in generate(Path(sys.argv[1])):
+        print(p)
