@@ -1,7 +1,8 @@
 """The fuzzer (tools/fuzz.py): a smoke run, and every finding it made kept as a regression.
 
-The smoke run converts 2,000 mutants of the real files and samples in this
-process (``signal.alarm`` limits each); every one must convert, or fail with a
+The smoke run converts 2,000 mutants of the real files and samples (those up to
+1 MB; items repeated at most 1,000 times) in this process (``signal.alarm``
+limits each); every one must convert, or fail with a
 :class:`dicomsel.DicomselError`. ``make fuzz`` runs 100,000 in worker processes
 under an address-space limit.
 """
@@ -43,7 +44,9 @@ def test_every_kind_of_mutation_is_drawn() -> None:
 def test_fuzz_smoke_2000_mutants() -> None:
     findings = []
     counts: dict[str, int] = {}
-    for index, res in fuzz.run_in_process(SMOKE_SEED, SMOKE_COUNT, timeout=60):
+    # the quick profile: source files up to 1 MB, items repeated at most 1,000 times
+    corpus = fuzz.Corpus(max_bytes=1 << 20, max_repeat=1000)
+    for index, res in fuzz.run_in_process(SMOKE_SEED, SMOKE_COUNT, timeout=60, corpus=corpus):
         counts[res.outcome] = counts.get(res.outcome, 0) + 1
         if res.outcome not in fuzz.ALLOWED:
             findings.append((index, res.outcome, res.detail))

@@ -402,8 +402,19 @@ def source_path(name: str) -> Path:
 class Corpus:
     """The source files, their bytes and layouts (each read once)."""
 
-    def __init__(self, files: Sequence[Path] | None = None) -> None:
-        self.files = list(files if files is not None else corpus_files())
+    def __init__(
+        self,
+        files: Sequence[Path] | None = None,
+        max_bytes: int | None = None,
+        max_repeat: int | None = None,
+    ) -> None:
+        """``max_bytes`` leaves out larger source files and ``max_repeat`` caps an item's
+        repetitions: the quick profile of the pytest smoke run (``make fuzz`` has neither)."""
+        files = list(files if files is not None else corpus_files())
+        if max_bytes is not None:
+            files = [f for f in files if f.stat().st_size <= max_bytes]
+        self.files = files
+        self.max_repeat = max_repeat
         if not self.files:
             raise SystemExit("fuzz: no DICOM files in sample_dicom/ or ../shared/realdata")
         self._cache: dict[str, tuple[bytes, Layout]] = {}
@@ -423,6 +434,8 @@ class Corpus:
         names = list(KINDS)
         kind = rng.choices(names, weights=[KINDS[k][0] for k in names])[0]
         spec = KINDS[kind][1](data, lay, rng)
+        if spec["op"] == "repeat" and self.max_repeat is not None:
+            spec["times"] = min(spec["times"], self.max_repeat)
         return {"source": name, "kind": kind, **spec}
 
     def mutant(self, spec: dict[str, Any]) -> bytes:
