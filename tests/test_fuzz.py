@@ -85,7 +85,8 @@ def test_batch_of_every_regression_and_good_files(tmp_path: Path, run_cli: Any) 
     good = _good_files()
     report = tmp_path / "report.json"
     out = tmp_path / "out.json"
-    code, _, _err = run_cli("convert", *good, tmp_path / "bad", "-o", out, "--report", report)
+    args = ("-o", out, "--report", report, "--jobs", "2")
+    code, _, _err = run_cli("convert", *good, tmp_path / "bad", *args)
     assert code == 3
     entries = {e["path"]: e for e in json.loads(report.read_text())["inputs"]}
     for path in good:
