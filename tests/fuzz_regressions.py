@@ -931,6 +931,18 @@ REGRESSIONS: list[dict[str, Any]] = [
             "fix": [[1642, 4]],
         },
     ),
+    # make fuzz, seed 10, mutants 21,603..64,046: SOP Class UID read outside the mapping
+    _r(
+        47978,
+        "BytesLengthException (SOPClassUID with VR UL, converted by the dispatcher)",
+        {
+            "source": "realdata/gsps_softneta_ellipse_measurement_image.dcm",
+            "kind": "vr_swap",
+            "op": "set",
+            "at": 370,
+            "hex": "554c",
+        },
+    ),
 ]
 
 

@@ -50,14 +50,23 @@ def reader_for(sop_class_uid: str) -> Reader | None:
     return reader
 
 
+def _sop_class(ds: Dataset, path: str | None) -> tuple[str, bool]:
+    """The SOP Class UID, and whether it came from the file meta."""
+    try:
+        sop_class = str(ds.get("SOPClassUID", "") or "").strip()
+        if sop_class:
+            return sop_class, False
+        meta = ds.get("file_meta")
+        return str(meta.get("MediaStorageSOPClassUID", "") if meta else "").strip(), True
+    except PARSE_ERRORS as e:  # converted lazily: a wrong VR, say
+        raise parse_error(e, path) from e
+
+
 def _read(ds: Dataset, ctx: ReadContext) -> ReadResult:
     path = ctx.path
-    sop_class = str(ds.get("SOPClassUID", "") or "").strip()
-    if not sop_class:
-        meta = ds.get("file_meta")
-        sop_class = str(meta.get("MediaStorageSOPClassUID", "") if meta else "").strip()
-        if sop_class:
-            ctx.warn(f"{attr_name('SOPClassUID')} is missing: taken from the file meta")
+    sop_class, from_meta = _sop_class(ds, path)
+    if sop_class and from_meta:
+        ctx.warn(f"{attr_name('SOPClassUID')} is missing: taken from the file meta")
     if not sop_class:
         raise InvalidInputError("no SOP Class UID", path=path, attribute=attr_name("SOPClassUID"))
     reader = reader_for(sop_class)
