@@ -1,4 +1,5 @@
 # dicomsel: `make demo` and `make test` do all set-up on a fresh machine.
+# `make fuzz`: 100,000 mutants of ../shared/realdata and sample_dicom/ (tools/fuzz.py; FUZZ_ARGS).
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -54,6 +55,12 @@ test: lint types pytest
 
 samples: $(STAMP)
 	$(PY) sample_dicom/generate.py sample_dicom
+
+# exits 1 on any finding: an exception that is not a DicomselError, a hang, a crash
+FUZZ_ARGS ?= -n 100000 --seed 10
+.PHONY: fuzz
+fuzz: $(STAMP)
+	$(PY) tools/fuzz.py $(FUZZ_ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/bench_kos.py

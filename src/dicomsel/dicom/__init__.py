@@ -1,6 +1,7 @@
 """DICOM readers, dispatched on SOP Class UID (:mod:`dicomsel.dicom.dispatch`).
 
-Modules: :mod:`~.filereader` (reading a file's header), :mod:`~.scanner` (raw
+Modules: :mod:`~.filereader` (reading a file's header), :mod:`~.guard` (what
+malformed bytes raise, as typed errors; the deep-stack retry), :mod:`~.scanner` (raw
 element bytes), :mod:`~.tags`, :mod:`~.values`, :mod:`~.context`,
 :mod:`~.identity`, :mod:`~.content`, :mod:`~.evidence`, :mod:`~.references`;
 one reader per object kind: :mod:`~.kos`, :mod:`~.sr`, :mod:`~.seg`,

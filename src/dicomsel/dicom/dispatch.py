@@ -17,6 +17,7 @@ from pydicom.dataset import Dataset
 from dicomsel.dicom import image, kos, rtstruct, seg, sr
 from dicomsel.dicom.context import ReadContext, ReadOptions, ReadResult
 from dicomsel.dicom.filereader import deferred_groups, gc_paused, read_header_file
+from dicomsel.dicom.guard import PARSE_ERRORS, deep_call, parse_error
 from dicomsel.dicom.values import attr_name
 from dicomsel.errors import DicomselError, InvalidInputError, Issue, UnsupportedObjectError
 
@@ -49,14 +50,23 @@ def reader_for(sop_class_uid: str) -> Reader | None:
     return reader
 
 
+def _sop_class(ds: Dataset, path: str | None) -> tuple[str, bool]:
+    """The SOP Class UID, and whether it came from the file meta."""
+    try:
+        sop_class = str(ds.get("SOPClassUID", "") or "").strip()
+        if sop_class:
+            return sop_class, False
+        meta = ds.get("file_meta")
+        return str(meta.get("MediaStorageSOPClassUID", "") if meta else "").strip(), True
+    except PARSE_ERRORS as e:  # converted lazily: a wrong VR, say
+        raise parse_error(e, path) from e
+
+
 def _read(ds: Dataset, ctx: ReadContext) -> ReadResult:
     path = ctx.path
-    sop_class = str(ds.get("SOPClassUID", "") or "").strip()
-    if not sop_class:
-        meta = ds.get("file_meta")
-        sop_class = str(meta.get("MediaStorageSOPClassUID", "") if meta else "").strip()
-        if sop_class:
-            ctx.warn(f"{attr_name('SOPClassUID')} is missing: taken from the file meta")
+    sop_class, from_meta = _sop_class(ds, path)
+    if sop_class and from_meta:
+        ctx.warn(f"{attr_name('SOPClassUID')} is missing: taken from the file meta")
     if not sop_class:
         raise InvalidInputError("no SOP Class UID", path=path, attribute=attr_name("SOPClassUID"))
     reader = reader_for(sop_class)
@@ -78,9 +88,10 @@ def _read(ds: Dataset, ctx: ReadContext) -> ReadResult:
         if path:
             e.with_path(path)
         raise
-    except (AttributeError, TypeError, ValueError, KeyError, IndexError) as e:
-        # pydicom raises these on malformed values it parsed lazily
-        raise InvalidInputError(f"malformed DICOM data ({type(e).__name__}: {e})", path=path) from e
+    except PARSE_ERRORS as e:
+        # pydicom raises these on malformed values it converts lazily (nested sequences
+        # included): a typed error naming the element it was converting
+        raise parse_error(e, path) from e
 
 
 def read_dataset(
@@ -110,8 +121,16 @@ def read_dataset(
     dicomsel.errors.InvalidInputError
         When the object is malformed beyond tolerant reading.
     """
-    ctx = ReadContext(path=path, options=options or ReadOptions(), deferred=deferred_groups(ds))
-    return _read(ds, ctx)
+
+    def once() -> ReadResult:
+        ctx = ReadContext(path=path, options=options or ReadOptions(), deferred=deferred_groups(ds))
+        return _read(ds, ctx)
+
+    try:
+        return once()
+    except RecursionError:  # a deeply nested sequence pydicom parsed lazily
+        pass
+    return deep_call(once, path)
 
 
 def read_file(path: str | os.PathLike[str], options: ReadOptions | None = None) -> ReadResult:
@@ -134,6 +153,14 @@ def read_file(path: str | os.PathLike[str], options: ReadOptions | None = None) 
         As :func:`read_dataset`; also when the file is truncated.
     """
     p = os.fspath(path)
+    try:
+        return _read_file(p, options)
+    except RecursionError:  # sequences pydicom parses lazily: parse them on a deep stack
+        pass
+    return deep_call(lambda: _read_file(p, options), p)
+
+
+def _read_file(p: str, options: ReadOptions | None) -> ReadResult:
     with gc_paused():
         header = read_header_file(p)
         ctx = ReadContext(path=p, options=options or ReadOptions(), deferred=header.deferred)

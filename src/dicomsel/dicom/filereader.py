@@ -5,7 +5,14 @@
   :class:`PerFrameGroups` (path, offset, encoding) that reads them when a
   reader asks (:attr:`dicomsel.dicom.context.ReadContext.deferred`);
 - a file nested too deeply for the default stack is parsed again on a thread
-  with a large stack;
+  with a large stack (:func:`deep_call`, also used by the dispatcher so that the
+  sequences pydicom parses lazily parse where the retry catches them);
+- files are read through a read-only memory map, so a declared length larger
+  than the bytes left in the file costs no allocation (a read returns what is
+  there, and the truncation check reports the element);
+- every exception pydicom, zlib or struct raise on malformed bytes becomes an
+  :class:`~dicomsel.errors.InvalidInputError` naming the file, the element being
+  read when it is known, and the reason (:func:`parse_error`);
 - a file without the Part 10 preamble but that starts like a dataset is read
   as a bare dataset;
 - a truncated file is an error, not a quietly shorter dataset;
@@ -15,16 +22,16 @@
 from __future__ import annotations
 
 import gc
+import io
+import mmap
 import os
 import struct
-import sys
-import threading
 import warnings
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import BinaryIO, cast
 
 import pydicom
 from pydicom.dataelem import RawDataElement
@@ -32,7 +39,8 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from dicomsel.dicom import tags
-from dicomsel.dicom.scanner import UNDEFINED, element_end
+from dicomsel.dicom.guard import PARSE_ERRORS, deep_call, parse_error
+from dicomsel.dicom.scanner import UNDEFINED, Scanner, Unsupported, element_end
 from dicomsel.errors import DicomselError, InvalidInputError, NotDicomError
 
 __all__ = [
@@ -41,8 +49,34 @@ __all__ = [
     "deferred_groups",
     "gc_paused",
     "load",
+    "open_bytes",
     "read_header_file",
 ]
+
+
+@contextmanager
+def open_bytes(path: str) -> Iterator[BinaryIO]:
+    """A file as a read-only memory map (file-like: read, seek, tell).
+
+    Reading ``n`` bytes from a memory map allocates what is there, not ``n``: a
+    huge declared length in a small file costs nothing before the truncation
+    check reports it.
+
+    Parameters
+    ----------
+    path : str
+
+    Yields
+    ------
+    BinaryIO
+    """
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            yield io.BytesIO(b"")
+            return
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            yield cast(BinaryIO, buf)
+
 
 _PIXEL_TAGS = frozenset({tags.FloatPixelData, tags.DoubleFloatPixelData, tags.PixelData})
 _STOP_TAGS = _PIXEL_TAGS | {tags.PerFrameFunctionalGroupsSequence}
@@ -96,10 +130,11 @@ class PerFrameGroups:
         try:
             if self.deflated:
                 # offsets are in the inflated stream: read the whole header again
-                rest: Dataset = pydicom.dcmread(path, stop_before_pixels=True)
+                with open_bytes(path) as fp:
+                    rest: Dataset = pydicom.dcmread(fp, stop_before_pixels=True)
                 keep = [t for t in rest.keys() if t >= tags.PerFrameFunctionalGroupsSequence]  # noqa: SIM118
             else:
-                with open(path, "rb") as fp:
+                with open_bytes(path) as fp:
                     fp.seek(self.offset)
                     rest = pydicom.filereader.read_dataset(
                         fp,
@@ -109,9 +144,10 @@ class PerFrameGroups:
                         parent_encoding=ds.original_character_set,
                     )
                 keep = list(rest.keys())
-        except (EOFError, OSError, ValueError, TypeError, KeyError, IndexError) as e:
+        except PARSE_ERRORS as e:
+            error = parse_error(e, path)
             raise InvalidInputError(
-                f"cannot be parsed ({type(e).__name__}: {e})", path=path, attribute=_A_PER_FRAME
+                error.reason, path=path, attribute=error.attribute or _A_PER_FRAME
             ) from e
         for tag in keep:
             ds[tag] = rest.get_item(tag)
@@ -139,7 +175,21 @@ class HeaderFile:
 def _is_deflated(ds: Dataset) -> bool:
     meta = ds.get("file_meta")
     ts = meta.get("TransferSyntaxUID") if meta is not None else None
-    return ts is not None and bool(getattr(ts, "is_deflated", False))
+    try:
+        return ts is not None and bool(getattr(ts, "is_deflated", False))
+    except ValueError:  # not a transfer syntax UID: pydicom read it as it guessed
+        return False
+
+
+def _transfer_syntax_note(ds: Dataset) -> str | None:
+    meta = ds.get("file_meta")
+    ts = meta.get("TransferSyntaxUID") if meta is not None else None
+    if ts is None or pydicom.uid.UID(str(ts)).is_transfer_syntax:
+        return None
+    return (
+        f"TransferSyntaxUID (0002,0010) {str(ts)[:64]!r} is not a transfer syntax: "
+        "the dataset was read with the encoding pydicom guessed"
+    )
 
 
 def read_header_file(path: str | os.PathLike[str]) -> HeaderFile:
@@ -161,6 +211,14 @@ def read_header_file(path: str | os.PathLike[str]) -> HeaderFile:
         When the file is DICOM but cannot be parsed, or is truncated.
     """
     p = os.fspath(path)
+    try:
+        return _read_header_file(p)
+    except RecursionError:
+        pass
+    return deep_call(lambda: _read_header_file(p), p)
+
+
+def _read_header_file(p: str) -> HeaderFile:
     bare = False
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -174,25 +232,20 @@ def read_header_file(path: str | os.PathLike[str]) -> HeaderFile:
                     ) from e
                 ds, stopped_at, deferred = _read_header(p, force=True)
                 bare = True
+            note = _transfer_syntax_note(ds)
+            _check_complete(ds, p, stopped_at)
+            _check_dataset(ds, p, bare)
+            bulk = _bulk_note(ds, p, stopped_at)
         except DicomselError:
             raise
         except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
             raise InvalidInputError(e.strerror or str(e), path=p) from e
-        except (
-            EOFError,
-            OSError,
-            ValueError,
-            TypeError,
-            KeyError,
-            IndexError,
-            NotImplementedError,
-            AttributeError,
-        ) as e:
-            raise InvalidInputError(f"cannot be parsed ({type(e).__name__}: {e})", path=p) from e
+        except PARSE_ERRORS as e:
+            raise parse_error(e, p) from e
     notes = [f"pydicom: {w.message}" for w in caught]
     if bare:
         notes.insert(0, "no Part 10 preamble and 'DICM' prefix: read as a bare dataset")
-    _check_complete(ds, p, stopped_at)
+    notes += [n for n in (note, bulk) if n]
     return HeaderFile(ds, notes, deferred)
 
 
@@ -262,8 +315,20 @@ def _read_header(path: str, force: bool) -> tuple[Dataset, int | None, PerFrameG
         stopped.append(tag)
         return True
 
-    with open(path, "rb") as fp:
-        ds = _read_partial_deep(fp, path, stop_when=stop, force=force)
+    with open_bytes(path) as fp:
+        try:
+            ds = pydicom.filereader.read_partial(fp, stop_when=stop, force=force)
+        except (EOFError, OSError, struct.error) as e:
+            size = os.path.getsize(path)
+            if fp.tell() + 8 <= size:
+                raise
+            # pydicom ran out of bytes inside an element (a sequence it reads at once)
+            where = parse_error(e, path).attribute
+            raise InvalidInputError(
+                f"truncated file: it ends at byte {size}, inside the element being read",
+                path=path,
+                attribute=where,
+            ) from e
         offset = fp.tell()
     deferred = None
     if tags.PerFrameFunctionalGroupsSequence in stopped:
@@ -272,53 +337,6 @@ def _read_header(path: str, force: bool) -> tuple[Dataset, int | None, PerFrameG
             implicit, little = True, True
         deferred = PerFrameGroups(path, offset, bool(implicit), bool(little), _is_deflated(ds))
     return ds, offset if stopped else None, deferred
-
-
-#: pydicom parses nested sequences recursively, about five Python frames a level, so a
-#: content tree a few hundred levels deep exceeds the default recursion limit. Such a
-#: file is parsed again on a thread with a large stack and a higher limit.
-_DEEP_STACK_BYTES = 256 * 1024 * 1024
-_DEEP_RECURSION_LIMIT = 60_000  # about 10,000 levels of nesting
-
-
-def _read_partial_deep(fp: BinaryIO, path: str, **kw: Any) -> Dataset:
-    """``pydicom.filereader.read_partial``, again on a deep stack when nesting is too deep."""
-    start = fp.tell()
-    try:
-        return pydicom.filereader.read_partial(fp, **kw)
-    except RecursionError:
-        fp.seek(start)
-    done: list[Dataset] = []
-    failed: list[BaseException] = []
-
-    def run() -> None:
-        old = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(old, _DEEP_RECURSION_LIMIT))
-        try:
-            done.append(pydicom.filereader.read_partial(fp, **kw))
-        except BaseException as e:  # handed to the calling thread
-            failed.append(e)
-        finally:
-            sys.setrecursionlimit(old)
-
-    try:
-        old_size = threading.stack_size(_DEEP_STACK_BYTES)
-    except (ValueError, RuntimeError):  # pragma: no cover - platform without the setting
-        old_size = None
-    try:
-        worker = threading.Thread(target=run, name="dicomsel-deep-read")
-        worker.start()
-        worker.join()
-    finally:
-        if old_size is not None:
-            threading.stack_size(old_size)
-    if failed:
-        if isinstance(failed[0], RecursionError):
-            raise InvalidInputError(
-                "sequences nested too deeply to parse (more than about 10,000 levels)", path=path
-            ) from failed[0]
-        raise failed[0]
-    return done[0]
 
 
 def _check_complete(ds: Dataset, path: str, stopped_at: int | None = None) -> None:
@@ -343,7 +361,11 @@ def _check_complete(ds: Dataset, path: str, stopped_at: int | None = None) -> No
         elem = raw[next(reversed(raw))]  # the last element read: last in file order
         if isinstance(elem, RawDataElement):
             if elem.length == UNDEFINED:
-                return
+                # pydicom read the value up to its delimiter, or to the end of the file
+                if elem.value_tell is None or elem.value is None:
+                    return
+                end = elem.value_tell + len(elem.value) + 8 + extra
+                break
             end = elem.value_tell + elem.length + extra
             break
         if elem.VR != "SQ":
@@ -360,6 +382,8 @@ def _check_complete(ds: Dataset, path: str, stopped_at: int | None = None) -> No
         if node.is_undefined_length_sequence_item:
             extra += 8  # Item Delimitation Item
     where = f"({elem.tag.group:04X},{elem.tag.element:04X})"
+    keyword = pydicom.datadict.keyword_for_tag(elem.tag)
+    where = f"{keyword} {where}" if keyword else where
     if end > size:
         raise InvalidInputError(
             f"truncated file: it ends at byte {size}, its last element needs {end} bytes",
@@ -367,9 +391,9 @@ def _check_complete(ds: Dataset, path: str, stopped_at: int | None = None) -> No
             attribute=where,
         )
     if end < size and extra == 0 and node is ds and end != stopped_at:
-        with open(path, "rb") as f:
-            f.seek(end)
-            tail = f.read(8)
+        with open(path, "rb") as tail_file:
+            tail_file.seek(end)
+            tail = tail_file.read(8)
         # Pixel Data (group 7FE0) is left unread, and Per-frame Functional Groups until a
         # reader asks; pydicom stopping anywhere else means the rest could not be parsed
         if tail[:2] not in (b"\xe0\x7f", b"\x7f\xe0") and tail[:4] not in _PER_FRAME_TAG_BYTES:
@@ -379,6 +403,49 @@ def _check_complete(ds: Dataset, path: str, stopped_at: int | None = None) -> No
                 path=path,
                 attribute=where,
             )
+
+
+def _check_dataset(ds: Dataset, path: str, bare: bool) -> None:
+    """Raise when a Part 10 file ends within or right after its File Meta Information."""
+    if bare or len(ds._dict):
+        return
+    size = os.path.getsize(path)
+    raise InvalidInputError(
+        f"truncated file: it ends at byte {size}, after the File Meta Information: no dataset",
+        path=path,
+    )
+
+
+def _bulk_note(ds: Dataset, path: str, stopped_at: int | None) -> str | None:
+    """A note when the elements left unread (per-frame groups, Pixel Data) pass the file's end.
+
+    The header is complete and converts, but a file cut in its bulk data is
+    damaged: the note is a warning (an error under ``--strict``). Walks at most
+    the elements from where reading stopped to the end of the file, little endian
+    only, by their headers (undefined lengths item by item).
+    """
+    encoding = getattr(ds, "original_encoding", None)
+    if stopped_at is None or _is_deflated(ds) or not encoding or encoding[1] is not True:
+        return None
+    with open_bytes(path) as fp:
+        if isinstance(fp, io.BytesIO):
+            return None
+        scanner = Scanner(fp, bool(encoding[0]))
+        size, pos = scanner.size, stopped_at
+        while pos < size:
+            tag = None
+            try:
+                tag, length, vpos = scanner.header(pos)
+                pos = scanner.skip(vpos, length)
+            except Unsupported:
+                if tag is None:
+                    return None  # no element header there: the truncation check's business
+                name = pydicom.datadict.keyword_for_tag(tag) or "element"
+                return (
+                    f"truncated file: {name} ({tag >> 16:04X},{tag & 0xFFFF:04X}) runs past the "
+                    f"end of the file (byte {size}): the header was read, its bulk data is cut"
+                )
+    return None
 
 
 def _end_from_header(path: str, offset: int | None, ds: Dataset) -> int | None:

@@ -19,6 +19,7 @@ reader falls back to pydicom, which reads (and reports) what is there.
 
 from __future__ import annotations
 
+import mmap
 import struct
 from typing import Any
 
@@ -31,6 +32,7 @@ __all__ = [
     "RawItem",
     "Scanner",
     "Unsupported",
+    "count_items",
     "element_end",
     "split_items",
 ]
@@ -363,3 +365,33 @@ def element_end(path: str, offset: int, implicit: bool, little: bool) -> int | N
     if length == UNDEFINED:
         return None
     return int(start + length)
+
+
+def count_items(path: str, offset: int, tag: int, implicit: bool) -> int | None:
+    """The number of items of the sequence whose header is at ``offset`` in a little endian file.
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    offset : int
+        Where the sequence's element header starts.
+    tag : int
+        The tag expected there.
+    implicit : bool
+        Whether the dataset has implicit VR.
+
+    Returns
+    -------
+    int or None
+        None when the bytes there are not that sequence, or cannot be walked.
+    """
+    try:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            scanner = Scanner(buf, implicit)
+            found, length, vpos = scanner.header(offset)
+            if found != tag:
+                return None
+            return len(scanner.items(vpos, length))
+    except (Unsupported, OSError, ValueError, struct.error):
+        return None

@@ -27,7 +27,7 @@ from dicomsel.dicom import tags
 from dicomsel.dicom.context import DeferredGroups, ReadContext, ReadResult
 from dicomsel.dicom.image import Header, body_site, creator_performers, read_header
 from dicomsel.dicom.references import A_FRAME, check_frames, optional_uid
-from dicomsel.dicom.scanner import Scanner, Unsupported
+from dicomsel.dicom.scanner import Scanner, Unsupported, count_items
 from dicomsel.dicom.values import attr_name, code_from_item, issued, text, text_of, value
 from dicomsel.model import Code, Identifier, Instance, Provenance, Selection
 from dicomsel.terminology import SINGLE_FRAME_CLASSES
@@ -309,6 +309,31 @@ def _scan_per_frame(deferred: DeferredGroups) -> list[_RawFrame] | None:
         return None
 
 
+def _check_frame_count(ds: Dataset, n_items: int | None, ctx: ReadContext) -> None:
+    """Warn when Number of Frames is not the number of per-frame functional groups."""
+    count = value(ds, tags.NumberOfFrames)
+    try:
+        n_frames = int(count) if count not in (None, "") else None
+    except (TypeError, ValueError, OverflowError):
+        n_frames = None
+    if n_frames is not None and n_items is not None and n_items != n_frames:
+        ctx.warn(
+            f"{_A_PER_FRAME} has {n_items} items but {attr_name('NumberOfFrames')} is {n_frames}",
+            attr_name("NumberOfFrames"),
+        )
+
+
+def _count_groups(ds: Dataset, ctx: ReadContext) -> int | None:
+    """The number of per-frame functional groups, counted from the bytes when left unread."""
+    deferred = ctx.pending_groups()
+    if deferred is None:
+        return len(value(ds, tags.PerFrameFunctionalGroupsSequence) or ())
+    if not deferred.little or deferred.deflated:
+        return None
+    tag = tags.PerFrameFunctionalGroupsSequence
+    return count_items(deferred.path, deferred.offset, tag, deferred.implicit)
+
+
 def _ranges(numbers: list[int]) -> str:
     """``1-3,7``: a compact list of frame numbers for messages."""
     out: list[str] = []
@@ -341,16 +366,7 @@ def _walk_frames(
     shared_segment = _raw_segment(shared)
     shared_refs = _checked_refs(_raw_refs(shared), where_shared, ctx)
     frames_read = _raw_frames(ds, ctx)
-    count = value(ds, tags.NumberOfFrames)
-    try:
-        n_frames = int(count) if count not in (None, "") else None
-    except (TypeError, ValueError):
-        n_frames = None
-    if n_frames is not None and frames_read and len(frames_read) != n_frames:
-        ctx.warn(
-            f"{_A_PER_FRAME} has {len(frames_read)} items but {attr_name('NumberOfFrames')} "
-            f"is {n_frames}"
-        )
+    _check_frame_count(ds, len(frames_read), ctx)
     unknown: dict[int, list[int]] = {}
     no_segment: list[int] = []
     unlisted: list[str] = []
@@ -471,6 +487,8 @@ def read_seg(ds: Dataset, ctx: ReadContext) -> ReadResult:
     walk = want_frames or not sources or _may_be_multiframe(sources)
     if walk:
         _walk_frames(ds, segments, sources, order, label_map, ctx)
+    else:
+        _check_frame_count(ds, _count_groups(ds, ctx), ctx)
     if not sources:
         ctx.warn(
             f"no source images: {attr_name('ReferencedSeriesSequence')} and the per-frame "

@@ -88,6 +88,8 @@ class Measurements:
         self.doc = doc
         self.tree = tree
         self.sel = sel
+        #: the algorithm of each group, by id: a group's members all ask for it
+        self._algorithms: dict[int, Reference | None] = {}
 
     def read(self) -> list[ObservationRecord]:
         """Every measurement group with its members, then the NUM items outside groups.
@@ -123,6 +125,12 @@ class Measurements:
         return None
 
     def _algorithm(self, node: Node) -> Reference | None:
+        key = id(node)
+        if key not in self._algorithms:
+            self._algorithms[key] = self._read_algorithm(node)
+        return self._algorithms[key]
+
+    def _read_algorithm(self, node: Node) -> Reference | None:
         name = version = None
         for child in node.children:
             if child.concept == ALGORITHM_NAME:
