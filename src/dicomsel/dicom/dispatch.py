@@ -20,6 +20,7 @@ from dicomsel.dicom.filereader import deferred_groups, gc_paused, read_header_fi
 from dicomsel.dicom.guard import PARSE_ERRORS, deep_call, parse_error
 from dicomsel.dicom.values import attr_name
 from dicomsel.errors import DicomselError, InvalidInputError, Issue, UnsupportedObjectError
+from dicomsel.redact import phi_values, redact
 
 __all__ = ["READERS", "Reader", "read_dataset", "read_file", "reader_for"]
 
@@ -82,7 +83,11 @@ def _read(ds: Dataset, ctx: ReadContext) -> ReadResult:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result = reader(ds, ctx)
-        result.issues.extend(Issue(f"pydicom: {w.message}", path=path) for w in caught)
+        if caught:  # pydicom quotes values: never an input's PHI
+            phi = phi_values(ds)
+            result.issues.extend(
+                Issue(f"pydicom: {redact(str(w.message), phi)}", path=path) for w in caught
+            )
         return result
     except DicomselError as e:
         if path:

@@ -42,6 +42,7 @@ from dicomsel.dicom import tags
 from dicomsel.dicom.guard import PARSE_ERRORS, deep_call, parse_error
 from dicomsel.dicom.scanner import UNDEFINED, Scanner, Unsupported, element_end
 from dicomsel.errors import DicomselError, InvalidInputError, NotDicomError
+from dicomsel.redact import phi_values, redact
 
 __all__ = [
     "HeaderFile",
@@ -242,7 +243,8 @@ def _read_header_file(p: str) -> HeaderFile:
             raise InvalidInputError(e.strerror or str(e), path=p) from e
         except PARSE_ERRORS as e:
             raise parse_error(e, p) from e
-    notes = [f"pydicom: {w.message}" for w in caught]
+    phi = phi_values(ds) if caught else []  # pydicom quotes values: never an input's PHI
+    notes = [f"pydicom: {redact(str(w.message), phi)}" for w in caught]
     if bare:
         notes.insert(0, "no Part 10 preamble and 'DICM' prefix: read as a bare dataset")
     notes += [n for n in (note, bulk) if n]

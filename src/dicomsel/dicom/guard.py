@@ -24,6 +24,7 @@ import pydicom
 from pydicom.errors import BytesLengthException
 
 from dicomsel.errors import InvalidInputError
+from dicomsel.redact import redact
 
 __all__ = ["PARSE_ERRORS", "deep_call", "parse_error"]
 
@@ -100,7 +101,7 @@ def parse_error(e: BaseException, path: str | None) -> InvalidInputError:
         reason = f"corrupt deflated data (zlib: {e})"
     else:
         text = str(e)
-        reason = f"cannot be parsed ({type(e).__name__}: {text[:200]})"
+        reason = f"cannot be parsed ({type(e).__name__}: {redact(text[:200])})"
     return InvalidInputError(reason, path=path, attribute=where)
 
 
