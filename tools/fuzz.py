@@ -48,6 +48,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 ROOT = Path(__file__).resolve().parent.parent
 REALDATA = Path(os.environ.get("DICOMSEL_REALDATA", ROOT.parent / "shared" / "realdata"))
@@ -55,7 +56,7 @@ SAMPLES = ROOT / "sample_dicom"
 
 #: the outcomes a mutant may have; anything else is a finding
 ALLOWED = ("converted", "warning", "error")
-FINDINGS = ("untyped", "hang", "crash")
+FINDINGS = ("untyped", "malformed", "hang", "crash")
 
 UNDEFINED = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
@@ -461,6 +462,7 @@ def convert_file(path: str) -> Result:
     from dicomsel.dicom import read_file
     from dicomsel.errors import DicomselError
     from dicomsel.fhir import observation
+    from dicomsel.fhir.xml import serialise_xml
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -476,7 +478,9 @@ def convert_file(path: str) -> Result:
                 for res in obs.resources:
                     observation.validate(res)
                 resources += obs.resources
-            fhir.serialise(resources + list(out.shared.values()), "bundle")
+            everything = resources + list(out.shared.values())
+            fhir.serialise(everything, "bundle")
+            xml_text = serialise_xml(everything, "bundle", "r5")
         except DicomselError as e:
             return Result("error", f"{type(e).__name__}: {e}"[:300])
         except _Timeout:
@@ -485,6 +489,10 @@ def convert_file(path: str) -> Result:
             frames = traceback.extract_tb(e.__traceback__)
             where = " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in frames[-1:-4:-1])
             return Result("untyped", f"{type(e).__name__}: {str(e)[:200]} [{where}]")
+    try:  # the XML output must always be well-formed
+        ElementTree.fromstring(xml_text.encode("utf-8"))
+    except ElementTree.ParseError as e:
+        return Result("malformed", f"XML output does not parse: {e}")
     if result.issues or caught or out.warnings:
         return Result("warning")
     return Result("converted")
