@@ -233,3 +233,29 @@ def test_memory_does_not_grow_with_the_resources(kind: str, tmp_path: Path) -> N
     # kept until the end (the FileSink of before) a sample KOS's resources are ~16 kB of
     # Python objects; its outcome (with a warning), UID and resource names ~2.3 kB
     assert grow < 5_000, f"{grow:.0f} bytes more per input"
+
+
+def test_a_killed_streaming_sink_leaves_a_temp_file_the_next_run_sweeps(tmp_path: Path) -> None:
+    """The streaming sinks name their temporary files as every writer does (pid + host)."""
+    import subprocess
+    import sys
+
+    from dicomsel.io.files import sweep_temp_files
+
+    from conftest import ROOT
+
+    out = tmp_path / "o.ndjson"
+    code = (
+        "import os, sys\n"
+        "from dicomsel.io.sinks import NdjsonSink\n"
+        "s = NdjsonSink(sys.argv[1])\n"
+        "s.write([{'resourceType': 'Basic', 'id': 'x'}])\n"
+        "s._out.stream().flush()\n"
+        "os._exit(0)  # as a kill -9 would: no close, no rename\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    subprocess.run([sys.executable, "-c", code, str(out)], env=env, check=True)
+    left = [p for p in tmp_path.iterdir() if p.name.startswith(".dicomsel-")]
+    assert left and not out.exists()
+    assert sorted(sweep_temp_files(str(tmp_path))) == sorted(str(p) for p in left)
+    assert not any(p.name.startswith(".dicomsel-") for p in tmp_path.iterdir())

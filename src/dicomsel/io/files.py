@@ -30,6 +30,8 @@ __all__ = [
     "OutputPathError",
     "check_output",
     "check_output_folder",
+    "is_regular",
+    "new_temp_file",
     "replace_atomically",
     "spool_stdin",
     "sweep_temp_files",
@@ -214,6 +216,12 @@ def _resolved(path: str) -> str:
     return os.path.realpath(path) if os.path.islink(path) else path
 
 
+def is_regular(path: str) -> bool:
+    """Whether ``path`` is a regular file, or nothing yet (it will be one); False for devices,
+    FIFOs and the like, which are written through and never replaced."""
+    return _is_regular(path)
+
+
 def _is_regular(path: str) -> bool:
     try:
         return stat.S_ISREG(os.stat(path).st_mode)
@@ -293,6 +301,30 @@ def sweep_temp_files(folder: str) -> list[str]:
     return removed
 
 
+def new_temp_file(target: str, suffix: str = "") -> tuple[int, str]:
+    """Open the temporary file that will be renamed to ``target``: ``(fd, path)``.
+
+    It lies in ``target``'s folder, named ``.dicomsel-<pid>-<host>-<random>`` so
+    that :func:`sweep_temp_files` can remove it if this process is killed (the
+    first temporary file in a folder sweeps it), with the mode ``target`` will
+    have: its own when it exists, else the caller's umask's (0644 under 022).
+    """
+    folder = os.path.dirname(os.path.abspath(target))
+    if folder not in _SWEPT:
+        _SWEPT.add(folder)
+        sweep_temp_files(folder)
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    tmp = os.path.join(
+        folder, f"{TEMP_PREFIX}{os.getpid()}-{_host_tag()}-{secrets.token_hex(4)}{suffix}"
+    )
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    os.fchmod(fd, mode)
+    return fd, tmp
+
+
 def replace_atomically(path: str, write: Callable[[BinaryIO], object], suffix: str = "") -> None:
     """Write ``path`` whole or not at all: a temporary file in its folder, then a rename.
 
@@ -309,21 +341,9 @@ def replace_atomically(path: str, write: Callable[[BinaryIO], object], suffix: s
         with open(target, "wb") as f:
             write(f)
         return
-    folder = os.path.dirname(os.path.abspath(target))
-    if folder not in _SWEPT:
-        _SWEPT.add(folder)
-        sweep_temp_files(folder)
-    try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
-    except FileNotFoundError:
-        mode = 0o666 & ~_umask()
-    tmp = os.path.join(
-        folder, f"{TEMP_PREFIX}{os.getpid()}-{_host_tag()}-{secrets.token_hex(4)}{suffix}"
-    )
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd, tmp = new_temp_file(target, suffix)
     try:
         with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), mode)
             write(f)
         os.replace(tmp, target)
     except BaseException:

@@ -22,15 +22,15 @@ import hashlib
 import json
 import os
 import re
-import stat
 import sys
 import tempfile
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 from dicomsel.fhir.ids import ID_NAMESPACE
+from dicomsel.io.files import is_regular, new_temp_file, replace_atomically
 
 __all__ = ["BundleSink", "DirectorySink", "NdjsonSink"]
 
@@ -43,24 +43,9 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
-def _mode() -> int:
-    """The mode a new file gets under the caller's umask (0644 under 022)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def _new_temp(folder: str, suffix: str = "", mode: str = "w") -> tuple[IO[str], str]:
-    fd, tmp = tempfile.mkstemp(prefix=".dicomsel-", suffix=suffix, dir=folder)
-    os.fchmod(fd, _mode())
+def _new_temp(target: str, suffix: str = "", mode: str = "w") -> tuple[IO[str], str]:
+    fd, tmp = new_temp_file(target, suffix)
     return os.fdopen(fd, mode, encoding="utf-8", newline="\n"), tmp
-
-
-def _is_regular_or_absent(path: str) -> bool:
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except FileNotFoundError:
-        return True
 
 
 @dataclass(slots=True)
@@ -75,9 +60,8 @@ class _Output:
         if self._stream is None:
             if self.path == "-":
                 self._stream = sys.stdout
-            elif _is_regular_or_absent(self.path):
-                folder = os.path.dirname(os.path.abspath(self.path))
-                self._stream, self._tmp = _new_temp(folder)
+            elif is_regular(self.path):
+                self._stream, self._tmp = _new_temp(self.path)
             else:  # a device, FIFO, socket...: written through, never replaced
                 self._stream = open(self.path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
         return self._stream
@@ -166,10 +150,10 @@ class BundleSink:
         if not resources:
             return
         if self._spool is None:
-            folder = None if self.path == "-" else os.path.dirname(os.path.abspath(self.path))
-            self._spool, self._spool_path = _new_temp(
-                folder or tempfile.gettempdir(), ".spool", "w+"
-            )
+            # beside a regular output file; in the temporary folder for stdout or a device
+            beside = self.path != "-" and is_regular(self.path)
+            target = self.path if beside else os.path.join(tempfile.gettempdir(), "bundle")
+            self._spool, self._spool_path = _new_temp(target, ".spool", "w+")
         for res in resources:
             name = f"{res['resourceType']}/{res['id']}"
             self._hash.update((f"|{name}" if self._count else name).encode())
@@ -268,15 +252,12 @@ class DirectorySink:
             if not (kind.isalpha() and kind.isascii() and _FHIR_ID.fullmatch(rid)):
                 raise ValueError(f"{kind}/{rid}: not a FHIR resource type and id")
             path = os.path.join(self.folder, f"{kind}-{rid}.json")
-            stream, tmp = _new_temp(self.folder, ".json")
-            try:
-                with stream:
-                    stream.write(_dumps(res) + "\n")
-                os.replace(tmp, path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+            data = (_dumps(res) + "\n").encode("utf-8")
+
+            def fill(f: BinaryIO, data: bytes = data) -> None:
+                f.write(data)
+
+            replace_atomically(path, fill, ".json")
             self.written += 1
 
     def close(self, commit: bool = True) -> None:
