@@ -36,17 +36,21 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(VENV)/bin/mypy
 
-# The real DICOM validators for the KOS tests: dciodvfy (Debian dicom3tools) and dsrdump
-# (Debian dcmtk), installed with apt-get when missing and we are root. Never fails the make:
-# without them the tests skip with a reason, and fail under CI.
+# The real DICOM tools for the tests: dciodvfy (Debian dicom3tools) and dsrdump (Debian
+# dcmtk) for the KOS tests, Orthanc with its DICOMweb plugin (Debian orthanc,
+# orthanc-dicomweb) as the PACS of the export tests; installed with apt-get when missing
+# and we are root. Never fails the make: without them the tests skip with a reason, and
+# fail under CI. Orthanc is only installed, never started here: the tests start their own.
 dicomtools:
-	@if command -v dciodvfy >/dev/null 2>&1 && command -v dsrdump >/dev/null 2>&1; then :; \
+	@if command -v dciodvfy >/dev/null 2>&1 && command -v dsrdump >/dev/null 2>&1 \
+	    && test -x /usr/sbin/Orthanc && test -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "make: installing dicom3tools and dcmtk (dciodvfy, dsrdump)"; \
+	  echo "make: installing dicom3tools, dcmtk, orthanc and orthanc-dicomweb"; \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      --no-install-recommends dicom3tools dcmtk; } >/dev/null 2>&1 \
-	    || echo "make: apt-get could not install dicom3tools/dcmtk; KOS validator tests will skip (fail under CI)"; \
-	else echo "make: dciodvfy/dsrdump missing and not root with apt-get; KOS validator tests will skip (fail under CI)"; fi
+	      --no-install-recommends dicom3tools dcmtk orthanc orthanc-dicomweb; } >/dev/null 2>&1 \
+	    || echo "make: apt-get could not install the DICOM tools; their tests will skip (fail under CI)"; \
+	  if command -v service >/dev/null 2>&1; then service orthanc stop >/dev/null 2>&1 || true; fi; \
+	else echo "make: DICOM tools missing and not root with apt-get; their tests will skip (fail under CI)"; fi
 
 pytest: $(STAMP) hl7 dicomtools
 	$(PY) -m pytest

@@ -101,3 +101,19 @@ def _parse(text: str) -> list[dict[str, Any]]:
         assert_valid_r5(doc)
         return [e["resource"] for e in doc.get("entry", ())]
     return [doc]
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A real Orthanc with DICOMweb on loopback for the whole session (:mod:`pacs`).
+
+    Tests that need a known content call ``orthanc.clear()`` then ``orthanc.upload(paths)``.
+    Skips without Orthanc (fails under CI).
+    """
+    from pacs import start_orthanc
+
+    server = start_orthanc(tmp_path_factory.mktemp("orthanc"))
+    try:
+        yield server
+    finally:
+        server.stop()
