@@ -17,6 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from dicomsel.dicom import ReadOptions, ReadResult, read_dataset, read_file
 from dicomsel.errors import (
     DicomselError,
+    FhirServerError,
     InputWarning,
     InvalidInputError,
     InvalidUIDError,
@@ -24,6 +25,7 @@ from dicomsel.errors import (
     LossyMappingWarning,
     MappingError,
     NotDicomError,
+    PacsError,
     Severity,
     UnsupportedObjectError,
     Validation,
@@ -70,6 +72,7 @@ __all__ = [
     "Endpoint",
     "EndpointKind",
     "FhirInput",
+    "FhirServerError",
     "Identifier",
     "IdentifierKind",
     "InputWarning",
@@ -86,6 +89,7 @@ __all__ = [
     "ObservationKind",
     "ObservationRecord",
     "Outcome",
+    "PacsError",
     "Performer",
     "PerformerFunction",
     "Provenance",

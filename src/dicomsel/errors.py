@@ -17,6 +17,7 @@ from typing import Any
 
 __all__ = [
     "DicomselError",
+    "FhirServerError",
     "InputWarning",
     "InvalidInputError",
     "InvalidUIDError",
@@ -24,6 +25,7 @@ __all__ = [
     "LossyMappingWarning",
     "MappingError",
     "NotDicomError",
+    "PacsError",
     "Severity",
     "UnsupportedObjectError",
     "Validation",
@@ -89,6 +91,31 @@ class MappingError(DicomselError):
 
 class ValidationError(DicomselError):
     """Output failed validation against the target's rules."""
+
+
+class PacsError(DicomselError):
+    """A PACS (DICOMweb or DIMSE peer) refused, failed or could not be reached.
+
+    ``path`` names the peer or the item (a URL, ``dimse://AET@host:port/...``);
+    never a credential.
+    """
+
+
+class FhirServerError(DicomselError):
+    """A FHIR server refused, failed or could not be reached (after the retries allowed).
+
+    Parameters
+    ----------
+    reason : str
+    path : str or None
+        The server's base URL (never with a credential).
+    status : int or None
+        The HTTP status of the last answer, None when there was none.
+    """
+
+    def __init__(self, reason: str, *, path: str | None = None, status: int | None = None):
+        self.status = status
+        super().__init__(reason, path=path)
 
 
 class LossyMappingWarning(UserWarning):
