@@ -36,11 +36,16 @@ class Item:
     missing : str or None
         Why the reference names nothing to read (``"no such file or folder"``); the
         item then fails with this reason.
+    sop_class_uid : str or None
+        The SOP Class UID when the source knows it before reading (a PACS query
+        answer): a source reads an instance of a class no reader handles not at all,
+        and only the metadata of a plain image.
     """
 
     key: str
     explicit: bool = True
     missing: str | None = None
+    sop_class_uid: str | None = None
 
 
 class Source(Protocol):
