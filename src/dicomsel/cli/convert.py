@@ -8,14 +8,14 @@ import logging
 import os
 from typing import Any
 
-__all__ = ["add_subparser", "write_atomic"]
+__all__ = ["add_conversion_arguments", "add_subparser", "conversion_options", "write_atomic"]
 
 log = logging.getLogger("dicomsel")
 
 
 def add_subparser(sub: Any) -> None:
     """Add ``convert`` to the subcommands."""
-    from dicomsel.fhir import FLAVOURS, FORMATS
+    from dicomsel.fhir import FORMATS
 
     p = sub.add_parser(
         "convert",
@@ -47,9 +47,6 @@ def add_subparser(sub: Any) -> None:
         help="collection Bundle (default), transaction Bundle of PUTs, or NDJSON",
     )
     p.add_argument(
-        "--fhir", choices=sorted(FLAVOURS), default="r5", help="FHIR flavour (default r5)"
-    )
-    p.add_argument(
         "--xml",
         action="store_true",
         help="write FHIR XML instead of JSON: the Bundle of --format bundle or transaction "
@@ -59,6 +56,24 @@ def add_subparser(sub: Any) -> None:
         "--report",
         metavar="FILE",
         help="write a JSON report of every input's outcome to FILE (- for stdout, with -o FILE)",
+    )
+    add_conversion_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_conversion_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the options of a conversion (flavour, validation, readers, jobs) to a subcommand.
+
+    ``convert`` and ``export`` take the same ones; :func:`conversion_options` reads them.
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+    """
+    from dicomsel.fhir import FLAVOURS
+
+    p.add_argument(
+        "--fhir", choices=sorted(FLAVOURS), default="r5", help="FHIR flavour (default r5)"
     )
     p.add_argument(
         "--strict",
@@ -134,7 +149,6 @@ def add_subparser(sub: Any) -> None:
         default=0,
         help="more logging (-v: info, -vv: debug with tracebacks)",
     )
-    p.set_defaults(func=run)
 
 
 def write_atomic(path: str, text: str) -> None:
@@ -148,8 +162,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``convert`` with parsed arguments."""
     from dicomsel.cli.main import ExitCode
 
-    options = _options(args)
-    if options is None:
+    options = conversion_options(args)
+    if options is None or not _check_output(args):
         return ExitCode.USAGE
     from dicomsel.cli.args import check_paths
     from dicomsel.errors import DicomselError
@@ -215,8 +229,29 @@ def _sink(args: argparse.Namespace) -> Any:
     return BundleSink(args.output, args.format)
 
 
-def _options(args: argparse.Namespace) -> Any:
-    """The run's options from the arguments, or None (logged) on a usage error."""
+def _check_output(args: argparse.Namespace) -> bool:
+    """Whether ``--xml``, ``--format`` and ``-o`` agree (logged when they do not)."""
+    if args.xml and args.format == "ndjson":
+        log.error("--xml: NDJSON has no XML form; use --format bundle or transaction")
+        return False
+    if args.xml and _to_folder(args):
+        log.error("--xml: -o FOLDER writes one JSON file per resource; give -o a file")
+        return False
+    return True
+
+
+def conversion_options(args: argparse.Namespace) -> Any:
+    """The run's options from the arguments of :func:`add_conversion_arguments`.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+
+    Returns
+    -------
+    dicomsel.pipeline.ConvertOptions or None
+        None on a usage error (logged).
+    """
     from dicomsel.dicom import ReadOptions
     from dicomsel.errors import Validation
     from dicomsel.pipeline import ConvertOptions
@@ -241,12 +276,6 @@ def _options(args: argparse.Namespace) -> Any:
         return None
     if args.jobs < 0:
         log.error("--jobs %d: give 1 or more processes, or 0 for one per CPU", args.jobs)
-        return None
-    if args.xml and args.format == "ndjson":
-        log.error("--xml: NDJSON has no XML form; use --format bundle or transaction")
-        return None
-    if args.xml and _to_folder(args):
-        log.error("--xml: -o FOLDER writes one JSON file per resource; give -o a file")
         return None
     if args.item_timeout < 0:
         log.error("--item-timeout %s: give seconds, or 0 for no limit", args.item_timeout)
