@@ -32,7 +32,7 @@ from typing import IO, Any, BinaryIO
 from dicomsel.fhir.ids import ID_NAMESPACE
 from dicomsel.io.files import is_regular, new_temp_file, replace_atomically
 
-__all__ = ["BundleSink", "DirectorySink", "NdjsonSink"]
+__all__ = ["AppendingNdjsonSink", "BundleSink", "DirectorySink", "NdjsonSink"]
 
 #: FHIR's id datatype: what a file name made of an id may hold
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
@@ -262,3 +262,81 @@ class DirectorySink:
 
     def close(self, commit: bool = True) -> None:
         """Nothing left to write: each file went into place as it came."""
+
+
+@dataclass(slots=True)
+class AppendingNdjsonSink:
+    """NDJSON appended to a file a ledger keeps account of (a resumable export).
+
+    The file is cut back to ``start`` bytes when opened: what lies beyond was
+    written by a run killed before its ledger recorded it, and is written again.
+    :meth:`flush` makes what was written durable and :meth:`position` tells how
+    far, for the ledger to record.
+
+    Parameters
+    ----------
+    path : str
+        A regular file (created when missing).
+    start : int
+        The committed length the ledger recorded (0 for a new export).
+
+    Raises
+    ------
+    ValueError
+        When the file is shorter than ``start`` (changed since it was recorded),
+        or not a regular file.
+    """
+
+    path: str
+    start: int = 0
+    _fd: int = field(default=-1, init=False)
+    _position: int = field(default=0, init=False)
+    _buffer: list[bytes] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        if os.path.exists(self.path) and not is_regular(self.path):
+            raise ValueError(f"{self.path}: an export with --state appends to a regular file")
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        size = os.fstat(fd).st_size
+        if size < self.start:
+            os.close(fd)
+            raise ValueError(
+                f"{self.path}: {size} bytes, shorter than the {self.start} the state file "
+                "recorded: it was changed since; use a new output and --state file"
+            )
+        if size > self.start:
+            os.ftruncate(fd, self.start)
+        os.lseek(fd, self.start, os.SEEK_SET)
+        self._fd, self._position = fd, self.start
+
+    def write(self, resources: Sequence[dict[str, Any]]) -> None:
+        """Write resources, one a line (buffered until :meth:`flush`)."""
+        self._buffer.extend((_dumps(r) + "\n").encode("utf-8") for r in resources)
+
+    def flush(self) -> list[object]:
+        """Write what is buffered and sync it to disk; nothing is ever refused."""
+        if self._buffer:
+            data = b"".join(self._buffer)
+            self._buffer.clear()
+            view = memoryview(data)
+            while view:
+                n = os.write(self._fd, view)
+                view = view[n:]
+            self._position += len(data)
+        os.fsync(self._fd)
+        return []
+
+    def position(self) -> int:
+        """How many bytes the file holds after the last :meth:`flush`."""
+        return self._position
+
+    def close(self, commit: bool = True) -> None:
+        """Flush (with ``commit``) and close; the ledger decides what counts."""
+        if self._fd < 0:
+            return
+        try:
+            if commit:
+                self.flush()
+        finally:
+            os.close(self._fd)
+            self._fd = -1

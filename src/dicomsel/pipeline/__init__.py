@@ -15,19 +15,22 @@ from __future__ import annotations
 
 from dicomsel.pipeline.item import convert_batch, convert_item
 from dicomsel.pipeline.outcome import Batch, ConvertOptions, ItemResult, Outcome
-from dicomsel.pipeline.run import BATCH_SIZE, Output, convert, run
-from dicomsel.pipeline.series import SeriesMerger
+from dicomsel.pipeline.run import BATCH_SIZE, Journal, Output, convert, run
+from dicomsel.pipeline.series import SeriesKey, SeriesMerger, series_key
 
 __all__ = [
     "BATCH_SIZE",
     "Batch",
     "ConvertOptions",
     "ItemResult",
+    "Journal",
     "Outcome",
     "Output",
+    "SeriesKey",
     "SeriesMerger",
     "convert",
     "convert_batch",
     "convert_item",
     "run",
+    "series_key",
 ]

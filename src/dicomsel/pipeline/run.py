@@ -6,7 +6,7 @@ import functools
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
-from typing import Any
+from typing import Any, Protocol
 
 from dicomsel import fhir
 from dicomsel.dicom.values import attr_name
@@ -15,6 +15,7 @@ from dicomsel.export.executors import Executor, local_executor
 from dicomsel.export.guard import describe
 from dicomsel.io.base import Item, Sink, Source, same_content
 from dicomsel.io.files import FileSource
+from dicomsel.model import Selection
 from dicomsel.pipeline.item import convert_batch
 from dicomsel.pipeline.outcome import (
     Batch,
@@ -23,9 +24,9 @@ from dicomsel.pipeline.outcome import (
     report_issues,
     strict_failure,
 )
-from dicomsel.pipeline.series import SeriesMerger
+from dicomsel.pipeline.series import SeriesKey, SeriesMerger
 
-__all__ = ["BATCH_SIZE", "Output", "convert", "run"]
+__all__ = ["BATCH_SIZE", "Journal", "Output", "convert", "run"]
 
 log = logging.getLogger("dicomsel")
 
@@ -65,11 +66,38 @@ def convert(inputs: Sequence[str], options: ConvertOptions | None = None) -> Bat
     return run(FileSource(list(inputs)), options)
 
 
+class Journal(Protocol):
+    """What a resumable run records as it goes (the export job's ledger).
+
+    The driver calls it between batches, so what it records is always a
+    prefix of the run: a run killed at any moment resumes from its last
+    checkpoint.
+    """
+
+    def checkpoint(self, results: Sequence[ItemResult]) -> None:
+        """After each executor batch: its results taken, their resources handed to the sink."""
+        ...
+
+    def earlier(self, keys: Sequence[SeriesKey]) -> list[tuple[Selection, str]]:
+        """Per-file image selections of earlier runs (and their item keys) to merge again.
+
+        Those of the series ``keys`` (read in this run), and of every series an
+        earlier run read but did not write.
+        """
+        ...
+
+    def finished(self) -> None:
+        """After the merged series and the shared resources were handed to the sink."""
+        ...
+
+
 def run(
     source: Source,
     options: ConvertOptions | None = None,
     sink: Sink | None = None,
     executor: Executor | None = None,
+    journal: Journal | None = None,
+    items: Iterable[Item] | None = None,
 ) -> Batch:
     """Run the pipeline: every item of ``source`` converted, the resources to ``sink``.
 
@@ -88,6 +116,11 @@ def run(
     executor : dicomsel.export.Executor or None
         Where per-item work runs; None: this process for one job, else a pool of
         ``options.jobs`` processes.
+    journal : Journal or None
+        Told of each batch as it is done, and asked for the image selections of
+        earlier runs (:mod:`dicomsel.export.job`); None: a run on its own.
+    items : iterable of dicomsel.io.Item or None
+        The items of ``source`` to convert; None: every item it lists.
 
     Returns
     -------
@@ -108,10 +141,17 @@ def run(
     out = Output(source, opts, batch, sink)
     work_on = functools.partial(convert_batch, source, opts)
     try:
-        for results in work.map(work_on, _batches(source.items())):
+        for results in work.map(work_on, _batches(source.items() if items is None else items)):
             for done in results:
                 out.take(done)
+            if journal is not None:
+                journal.checkpoint(results)
+        if journal is not None:
+            for sel, path in journal.earlier(out.merger.keys()):
+                out.merger.add_earlier(sel, path)
         out.finish()
+        if journal is not None:
+            journal.finished()
     except BaseException:
         if sink is not None:
             sink.close(commit=False)

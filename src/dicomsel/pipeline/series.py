@@ -21,9 +21,28 @@ from dicomsel.pipeline.outcome import (
     strict_failure,
 )
 
-__all__ = ["Series", "SeriesMerger"]
+__all__ = ["Series", "SeriesKey", "SeriesMerger", "series_key"]
 
 log = logging.getLogger("dicomsel")
+
+
+#: a series' selection is one per (Series Instance UID, code)
+SeriesKey = tuple[str | None, str]
+
+
+def series_key(sel: Selection) -> SeriesKey:
+    """The key of the series selection a per-file image selection joins.
+
+    Parameters
+    ----------
+    sel : dicomsel.model.Selection
+
+    Returns
+    -------
+    tuple
+        (Series Instance UID, the code's key).
+    """
+    return (sel.series_instance_uid, image.code_key(sel.code))
 
 
 @dataclass(slots=True)
@@ -41,15 +60,32 @@ class SeriesMerger:
 
     def __init__(self, opts: ConvertOptions) -> None:
         self.opts = opts
-        self.series: dict[tuple[str | None, str], Series] = {}
+        self.series: dict[SeriesKey, Series] = {}
 
     def groups(self) -> list[Series]:
         """Every series, in the order of its first file."""
         return list(self.series.values())
 
+    def keys(self) -> list[SeriesKey]:
+        """The key of every series (:func:`series_key`), in the order of its first file."""
+        return list(self.series)
+
+    def add_earlier(self, sel: Selection, path: str) -> None:
+        """Add a selection read by an earlier run (resumed export): its instances only.
+
+        The checks that files of one series agree were made when it was read; a
+        series that only earlier runs read is written after those this run read.
+        """
+        key = series_key(sel)
+        group = self.series.get(key)
+        if group is None:
+            group = self.series[key] = Series(sel, path)
+        for inst in sel.instances:
+            group.instances.setdefault(inst.uid, inst)
+
     def add(self, sel: Selection, outcome: Outcome, index: int) -> Series | None:
         """Add one file's selection; return the new group when the series is new."""
-        key = (sel.series_instance_uid, image.code_key(sel.code))
+        key = series_key(sel)
         group = self.series.get(key)
         if group is None:
             group = self.series[key] = Series(sel, outcome.path)
@@ -117,7 +153,11 @@ class SeriesMerger:
                 o.status, o.reason = "failed", error_reason(e)
             log.error("series %s: %s", sel.series_instance_uid, e)
             return []
-        if out.warnings:
+        if out.warnings and not outcomes:  # a series only earlier runs read: reported then
+            if self.opts.strict:
+                log.error("series %s: --strict: %s", sel.series_instance_uid, out.warnings[0])
+                return []
+        elif out.warnings:
             first = outcomes[0]
             report_issues(first, [i.with_path(first.path) for i in out.issues], self.opts)
             if self.opts.strict:
