@@ -3,10 +3,9 @@
 The public API: read DICOM into the neutral model (:func:`read_file`,
 :func:`read_dataset`), convert files and folders to FHIR resources
 (:func:`convert`, or :func:`run` for any source and sink), read FHIR back
-into the model (:func:`read_fhir`), write it as DICOM Key Object Selection
-documents (:func:`write_kos`) and tabulate SR measurements (:func:`measurements`).
-What is read tolerantly or cannot be carried is reported as :class:`Issue`
-records, never dropped silently.
+into the model (:func:`read_fhir`), write KOS documents (:func:`write_kos`),
+tabulate SR measurements (:func:`measurements`). What is read tolerantly or
+cannot be carried is reported as :class:`Issue` records, never dropped silently.
 
 >>> from dicomsel import read_file, convert
 """
