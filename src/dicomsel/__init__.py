@@ -3,9 +3,9 @@
 The public API: read DICOM into the neutral model (:func:`read_file`,
 :func:`read_dataset`), convert files and folders to FHIR resources
 (:func:`convert`, or :func:`run` for any source and sink), read FHIR back
-into the model (:func:`read_fhir`) and write it as DICOM Key Object
-Selection documents (:func:`write_kos`). What is read tolerantly or cannot be
-carried is reported as :class:`Issue` records, never dropped silently.
+into the model (:func:`read_fhir`), write KOS documents (:func:`write_kos`),
+tabulate SR measurements (:func:`measurements`). What is read tolerantly or
+cannot be carried is reported as :class:`Issue` records, never dropped silently.
 
 >>> from dicomsel import read_file, convert
 """
@@ -34,6 +34,7 @@ from dicomsel.errors import (
 from dicomsel.fhir import FhirInput, read_fhir
 from dicomsel.io import Item, Sink, Source
 from dicomsel.kos import Context, KosOptions, KosResult, write_kos
+from dicomsel.measurements import measurements
 from dicomsel.model import (
     ActorKind,
     Code,
@@ -110,6 +111,7 @@ __all__ = [
     "ValidationError",
     "__version__",
     "convert",
+    "measurements",
     "read_dataset",
     "read_fhir",
     "read_file",

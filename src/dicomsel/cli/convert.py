@@ -15,7 +15,7 @@ log = logging.getLogger("dicomsel")
 
 def add_subparser(sub: Any) -> None:
     """Add ``convert`` to the subcommands."""
-    from dicomsel.fhir import FORMATS
+    from dicomsel.fhir.bundle import OUTPUT_FORMATS
 
     p = sub.add_parser(
         "convert",
@@ -42,9 +42,10 @@ def add_subparser(sub: Any) -> None:
     )
     p.add_argument(
         "--format",
-        choices=FORMATS,
+        choices=OUTPUT_FORMATS,
         default="bundle",
-        help="collection Bundle (default), transaction Bundle of PUTs, or NDJSON",
+        help="collection Bundle (default), transaction Bundle of PUTs, NDJSON, or turtle "
+        "(the collection Bundle as FHIR RDF Turtle)",
     )
     p.add_argument(
         "--xml",
@@ -209,6 +210,25 @@ def _convert(args: argparse.Namespace, options: Any, stdin: str | None) -> int:
     return ExitCode.PARTIAL if failed else ExitCode.OK
 
 
+class _TurtleSink:
+    """The run's resources as one Turtle document (a collection Bundle), written at the end."""
+
+    def __init__(self, path: str, flavour: str) -> None:
+        self.path = path
+        self.flavour = flavour
+        self.resources: list[dict[str, Any]] = []
+
+    def write(self, resources: Any) -> None:
+        self.resources.extend(resources)
+
+    def close(self, commit: bool = True) -> None:
+        from dicomsel.fhir.turtle import serialise_turtle
+
+        resources, self.resources = self.resources, []
+        if commit:
+            write_atomic(self.path, serialise_turtle(resources, "bundle", self.flavour))
+
+
 def _to_folder(args: argparse.Namespace) -> bool:
     """Whether ``-o`` names a folder (one file per resource) rather than a file."""
     out = str(args.output)
@@ -222,6 +242,8 @@ def _sink(args: argparse.Namespace) -> Any:
 
     if _to_folder(args):
         return DirectorySink(args.output)
+    if args.format == "turtle":  # the Turtle Bundle is built whole
+        return _TurtleSink(args.output, args.fhir)
     if args.xml:  # the XML Bundle is built whole
         return FileSink(args.output, args.format, args.fhir, True)
     if args.format == "ndjson":
@@ -233,6 +255,9 @@ def _check_output(args: argparse.Namespace) -> bool:
     """Whether ``--xml``, ``--format`` and ``-o`` agree (logged when they do not)."""
     if args.xml and args.format == "ndjson":
         log.error("--xml: NDJSON has no XML form; use --format bundle or transaction")
+        return False
+    if args.format == "turtle" and (args.xml or _to_folder(args)):
+        log.error("--format turtle: give -o a file (or -), without --xml")
         return False
     if args.xml and _to_folder(args):
         log.error("--xml: -o FOLDER writes one JSON file per resource; give -o a file")

@@ -31,6 +31,7 @@ from dicomsel.model import Selection
 
 __all__ = [
     "FORMATS",
+    "OUTPUT_FORMATS",
     "READERS",
     "FhirInput",
     "SelectionReader",
@@ -272,6 +273,9 @@ def read_fhir(
 # ---- writing
 
 FORMATS = ("bundle", "transaction", "ndjson")
+#: what ``convert --format`` offers: :data:`FORMATS` and ``turtle`` (the collection
+#: Bundle as FHIR RDF, :func:`dicomsel.fhir.turtle.serialise_turtle`)
+OUTPUT_FORMATS = (*FORMATS, "turtle")
 
 
 log = logging.getLogger(__name__)
