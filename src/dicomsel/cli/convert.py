@@ -94,6 +94,14 @@ def add_subparser(sub: Any) -> None:
         "R5 cannot carry frames of a SEG instance and reports them)",
     )
     p.add_argument(
+        "--max-regions",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="bulk annotations: the most regions one annotation group becomes; a larger "
+        "group is selected without regions and its count reported (default 1000)",
+    )
+    p.add_argument(
         "--code",
         metavar="CODE",
         help="images: the selection's code as VALUE^SCHEME[^MEANING] "
@@ -248,6 +256,9 @@ def _options(args: argparse.Namespace) -> Any:
     if args.xml and _to_folder(args):
         log.error("--xml: -o FOLDER writes one JSON file per resource; give -o a file")
         return None
+    if args.max_regions < 0:
+        log.error("--max-regions %s: give 0 or more", args.max_regions)
+        return None
     if args.item_timeout < 0:
         log.error("--item-timeout %s: give seconds, or 0 for no limit", args.item_timeout)
         return None
@@ -260,6 +271,7 @@ def _options(args: argparse.Namespace) -> Any:
             seg_frames=args.seg_frames,
             code=code,
             frames=frames,
+            max_regions=args.max_regions,
         ),
         jobs=args.jobs or os.cpu_count() or 1,
         observations=args.observations,
