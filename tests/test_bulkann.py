@@ -208,7 +208,7 @@ def test_every_2d_graphic_type(tmp_path: Path) -> None:
 def test_3d_annotations_are_in_the_frame_of_reference(tmp_path: Path) -> None:
     polygon = [np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 10.0]])]
     flat_z = [np.array([[1.0, 2.0, 0.5]]), np.array([[3.0, 4.0, 0.5]])]
-    path, src = _write(tmp_path, [_group(1, "POLYGON", polygon), _group(2, "POINT", flat_z)], "3D")
+    path, _ = _write(tmp_path, [_group(1, "POLYGON", polygon), _group(2, "POINT", flat_z)], "3D")
     raw = pydicom.dcmread(path)
     assert "CommonZCoordinateValue" in raw.AnnotationGroupSequence[1]  # stored as pairs
     result = dicom.read_file(path, OPTS)
