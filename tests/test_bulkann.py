@@ -316,3 +316,16 @@ def test_damaged_group_is_a_typed_error(
     assert e.value.path == str(path) and attribute in (e.value.attribute or "")
     batch = convert([str(path)], ConvertOptions(read=OPTS))
     assert [o.status for o in batch.outcomes] == ["failed"]
+
+
+def test_duplicate_group_numbers_stay_apart(tmp_path: Path) -> None:
+    a = _group(1, "POINT", [np.array([[1.0, 2.0]])])
+    b = _group(2, "POINT", [np.array([[3.0, 4.0]])])
+    path, _ = _write(tmp_path, [a, b])
+    ds = pydicom.dcmread(path)
+    ds.AnnotationGroupSequence[1].AnnotationGroupNumber = 1
+    ds.save_as(path, enforce_file_format=True)
+    result = dicom.read_file(path, OPTS)
+    keys = [s.key for s in _groups(result)]
+    assert len(set(keys)) == 2
+    assert any("used twice" in i.reason for i in result.issues)

@@ -212,6 +212,9 @@ class _Reader:
         ctx, head = self.ctx, self.head
         number = group.get("AnnotationGroupNumber")
         key = f"ann|group|{number if number is not None else where}"
+        if any(s.key == key for s in self.result.selections):
+            ctx.warn(f"{where}: {attr_name('AnnotationGroupNumber')} {number} is used twice")
+            key = f"{key}|{where}"
         code = _code(group, "AnnotationPropertyTypeCodeSequence", where, ctx)
         label = text_of(group.get("AnnotationGroupLabel"))
         if code is None:
