@@ -212,6 +212,10 @@ class Provenance(StrEnum):
     RTSTRUCT = "rtstruct"
     #: one image file; the batch merges the selections of a series' images into one
     IMAGE = "image"
+    #: a Softcopy Presentation State (graphic annotations)
+    PRESENTATION_STATE = "pstate"
+    #: Microscopy Bulk Simple Annotations
+    ANNOTATION = "annotation"
     FHIR = "fhir"
 
 

@@ -110,6 +110,14 @@ def add_conversion_arguments(p: argparse.ArgumentParser) -> None:
         "R5 cannot carry frames of a SEG instance and reports them)",
     )
     p.add_argument(
+        "--max-regions",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="bulk annotations: the most regions one annotation group becomes; a larger "
+        "group is selected without regions and its count reported (default 1000)",
+    )
+    p.add_argument(
         "--code",
         metavar="CODE",
         help="images: the selection's code as VALUE^SCHEME[^MEANING] "
@@ -302,6 +310,9 @@ def conversion_options(args: argparse.Namespace) -> Any:
     if args.jobs < 0:
         log.error("--jobs %d: give 1 or more processes, or 0 for one per CPU", args.jobs)
         return None
+    if args.max_regions < 0:
+        log.error("--max-regions %s: give 0 or more", args.max_regions)
+        return None
     if args.item_timeout < 0:
         log.error("--item-timeout %s: give seconds, or 0 for no limit", args.item_timeout)
         return None
@@ -314,6 +325,7 @@ def conversion_options(args: argparse.Namespace) -> Any:
             seg_frames=args.seg_frames,
             code=code,
             frames=frames,
+            max_regions=args.max_regions,
         ),
         jobs=args.jobs or os.cpu_count() or 1,
         observations=args.observations,

@@ -38,6 +38,9 @@ class ReadOptions:
         Images: the selection's code (None: DCM 113000 "Of Interest").
     frames : tuple of int
         Images: the frames to select in multi-frame instances (empty: whole instances).
+    max_regions : int
+        Bulk annotations: the most regions one annotation group becomes; a larger
+        group is selected without regions and its count reported (``--max-regions``).
     """
 
     timezone: str | None = None
@@ -45,6 +48,7 @@ class ReadOptions:
     seg_frames: bool = False
     code: Code | None = None
     frames: tuple[int, ...] = ()
+    max_regions: int = 1000
 
 
 class DeferredGroups(Protocol):

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pydicom
 from pydicom.dataset import Dataset
 
-from dicomsel.dicom import image, kos, rtstruct, seg, sr
+from dicomsel.dicom import bulkann, image, kos, pstate, rtstruct, seg, sr
 from dicomsel.dicom.context import ReadContext, ReadOptions, ReadResult
 from dicomsel.dicom.filereader import deferred_groups, gc_paused, read_header_file
 from dicomsel.dicom.guard import PARSE_ERRORS, deep_call, parse_error
@@ -31,6 +31,8 @@ READERS: dict[str, Reader] = {uid: kos.read_kos for uid in kos.SOP_CLASS_UIDS}
 READERS.update({uid: seg.read_seg for uid in seg.SOP_CLASS_UIDS})
 READERS.update({uid: rtstruct.read_rtstruct for uid in rtstruct.SOP_CLASS_UIDS})
 READERS.update({uid: sr.read_sr for uid in sr.SOP_CLASS_UIDS})
+READERS.update({uid: pstate.read_pstate for uid in pstate.SOP_CLASS_UIDS})
+READERS.update({uid: bulkann.read_bulkann for uid in bulkann.SOP_CLASS_UIDS})
 
 
 def reader_for(sop_class_uid: str) -> Reader | None:

@@ -89,6 +89,7 @@ def settings_of(options: ConvertOptions, sink: str) -> dict[str, object]:
         "timezone": read.timezone,
         "patient_id_system": read.patient_id_system,
         "seg_frames": read.seg_frames,
+        "max_regions": read.max_regions,
         "code": repr(read.code),
         "frames": list(read.frames),
         "sink": sink,
