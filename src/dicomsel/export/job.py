@@ -174,11 +174,17 @@ class Recorder:
                 self.ledger.record_item(
                     o.path, self.fingerprints.get(o.path, ""), o.as_json(), images
                 )
+                if o.status == "converted" and done.shared:
+                    self.ledger.record_shared(done.shared)
             self._record_sink(refused)
 
     def earlier(self, keys: Sequence[SeriesKey]) -> list[tuple[Selection, str]]:
         """The image selections of earlier runs to merge again (see :class:`Journal`)."""
         return self.ledger.earlier_images([_series_name(k) for k in keys])
+
+    def earlier_shared(self) -> dict[str, dict[str, Any]]:
+        """The shared resources (Endpoints) recorded, for the run's end to write (unless held)."""
+        return self.ledger.shared()
 
     def finished(self) -> None:
         """Flush the merged series and the shared resources; record them and the series written."""

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS image (
 CREATE INDEX IF NOT EXISTS image_series ON image (series);
 CREATE TABLE IF NOT EXISTS series (series TEXT PRIMARY KEY, written INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS written (ref TEXT PRIMARY KEY, digest TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS shared (id TEXT PRIMARY KEY, resource TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sink (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
 """
 
@@ -171,7 +172,19 @@ class Ledger:
         ).fetchall()
         return [(pickle.loads(blob), key) for key, blob in rows]
 
+    def shared(self) -> dict[str, dict[str, object]]:
+        """The shared resources (Endpoints) items referenced, by id."""
+        rows = self._db.execute("SELECT id, resource FROM shared ORDER BY id")
+        return {k: json.loads(v) for k, v in rows}
+
     # ---- what this run does (call inside transaction())
+
+    def record_shared(self, resources: dict[str, dict[str, object]]) -> None:
+        """Record shared resources (by id) that items reference, written at the run's end."""
+        self._db.executemany(
+            "INSERT OR IGNORE INTO shared VALUES (?, ?)",
+            [(k, json.dumps(v, ensure_ascii=False)) for k, v in resources.items()],
+        )
 
     def record_item(
         self,

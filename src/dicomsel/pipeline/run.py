@@ -86,6 +86,10 @@ class Journal(Protocol):
         """
         ...
 
+    def earlier_shared(self) -> dict[str, dict[str, Any]]:
+        """The shared resources (Endpoints) of the items of earlier runs, by id."""
+        ...
+
     def finished(self) -> None:
         """After the merged series and the shared resources were handed to the sink."""
         ...
@@ -149,6 +153,8 @@ def run(
         if journal is not None:
             for sel, path in journal.earlier(out.merger.keys()):
                 out.merger.add_earlier(sel, path)
+            for k, v in journal.earlier_shared().items():
+                batch.shared.setdefault(k, v)
         out.finish()
         if journal is not None:
             journal.finished()
@@ -254,11 +260,12 @@ class Output:
             ref = f"{res['resourceType']}/{res['id']}"
             prior = self.written.get(ref)
             if prior is not None:
+                whose = outcomes[prior].path if prior >= 0 else "images of an earlier run"
                 for i in owners:
-                    outcomes[i].fail(f"{ref} was written already, for {outcomes[prior].path}")
+                    outcomes[i].fail(f"{ref} was written already, for {whose}")
                 return False
-        for res in part:
-            self.written[f"{res['resourceType']}/{res['id']}"] = owners[0]
+        for res in part:  # -1: a series only earlier runs read (a resumed export)
+            self.written[f"{res['resourceType']}/{res['id']}"] = owners[0] if owners else -1
         if self.sink is None:
             self.batch.resources.extend(part)
         else:
