@@ -6,7 +6,11 @@ import argparse
 import json
 import logging
 import os
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dicomsel.io.base import Item
 
 __all__ = ["add_subparser", "open_sink", "open_source"]
 
@@ -240,10 +244,12 @@ def _export(source: Any, sink: Any, options: Any, ledger: Any, args: argparse.Na
 
     progress = ProgressExecutor(local_executor(options.jobs), verbosity=args.verbose)
 
-    def planned(todo: int, earlier: int) -> None:
-        progress.total = todo
-        if earlier:
-            log.log(NOTICE, "%d instance(s) done by an earlier run, %d to export", earlier, todo)
+    def planned(todo: Sequence[Item], earlier: int) -> None:
+        progress.total = len(todo)
+        studies = _studies(todo)
+        where = f" in {studies} stud{'y' if studies == 1 else 'ies'}" if studies else ""
+        done = f", {earlier} done by an earlier run" if earlier else ""
+        log.log(NOTICE, "%d instance(s) to export%s%s", len(todo), where, done)
 
     try:
         result = export(
@@ -275,6 +281,19 @@ def _export(source: Any, sink: Any, options: Any, ledger: Any, args: argparse.Na
         log.error("the source holds nothing to export")
         return ExitCode.ERROR
     return ExitCode.PARTIAL if failed else ExitCode.OK
+
+
+def _studies(items: Sequence[Item]) -> int:
+    """How many studies PACS items are in (0 for files: a folder has no study list)."""
+    from dicomsel.io.pacs import ref_of
+
+    studies = set()
+    for item in items:
+        try:
+            studies.add(ref_of(item).study_instance_uid)
+        except ValueError:
+            return 0
+    return len(studies)
 
 
 def _dry_run(source: Any, args: argparse.Namespace) -> int:

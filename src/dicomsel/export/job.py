@@ -243,7 +243,7 @@ def export(
     sink_name: str = "",
     executor: Executor | None = None,
     items: Iterable[Item] | None = None,
-    on_plan: Callable[[int, int], None] | None = None,
+    on_plan: Callable[[Sequence[Item], int], None] | None = None,
 ) -> ExportResult:
     """Export every item of ``source`` (or ``items``) to ``sink``, resuming from ``ledger``.
 
@@ -260,7 +260,7 @@ def export(
     items : iterable of dicomsel.io.Item or None
         The items to export (default: every item the source lists).
     on_plan : callable or None
-        Called with (items to convert, items done earlier) before any work.
+        Called with the items to convert and the count of those done earlier, before any work.
 
     Returns
     -------
@@ -276,7 +276,7 @@ def export(
     listed = list(source.items() if items is None else items)
     if ledger is None:
         if on_plan is not None:
-            on_plan(len(listed), 0)
+            on_plan(listed, 0)
         return ExportResult(run(source, options, sink, executor, items=listed))
     recorded = ledger.recorded()
     todo: list[Item] = []
@@ -291,7 +291,7 @@ def export(
         prints[item.key] = mark
         todo.append(item)
     if on_plan is not None:
-        on_plan(len(todo), len(earlier))
+        on_plan(todo, len(earlier))
     recorder = Recorder(sink, ledger, sink_name, prints)
     batch = run(source, options, recorder, executor, journal=recorder, items=todo)
     if recorder.rejected:  # refused at the end (series, shared): the items fail, and run again
