@@ -23,7 +23,7 @@ import pytest
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
-from conftest import ROOT, SAMPLES, realdata_files
+from conftest import REALDATA, ROOT, SAMPLES, realdata_files
 from kosfiles import refs_basic
 from kosgen import make_kos, save, uid
 
@@ -84,7 +84,7 @@ def test_export_of_a_folder_is_convert(tmp_path: Path) -> None:
     inputs = [SAMPLES, tmp_path / "real"]
     (tmp_path / "real").mkdir()
     for name in realdata_files(""):
-        os.symlink(ROOT.parent / "shared" / "realdata" / name, tmp_path / "real" / name)
+        os.symlink(REALDATA / name, tmp_path / "real" / name)
     for k, src in enumerate(inputs):
         expected = _convert(src, tmp_path / f"c{k}.ndjson")
         assert expected
