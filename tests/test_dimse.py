@@ -97,6 +97,16 @@ def test_cmove_gives_what_convert_gives(stocked: Any) -> None:
     _check_same_as_convert(dicomsel.run(source, OPTIONS))
 
 
+def test_worker_processes_read_what_one_process_reads(stocked: Any) -> None:
+    """The source is pickled to worker processes, which open their own associations."""
+    pet = pydicom.dcmread(next((REALDATA / "ko_ihe_xdsi_manifest_pet_10inst_images").iterdir()))
+    source = DimseSource(stocked.dimse, parse_query([f"PatientID={pet.PatientID}"]))
+    one = dicomsel.run(source, OPTIONS)
+    two = dicomsel.run(source, ConvertOptions(read=OPTIONS.read, jobs=2))
+    assert one.count("converted") >= 10
+    assert two.all_resources() == one.all_resources()
+
+
 def test_items_are_sorted_and_name_the_peer(stocked: Any) -> None:
     items = list(DimseSource(stocked.dimse).items())
     assert len(items) == stocked.instance_count() == len(_files())
