@@ -193,17 +193,43 @@ def test_deflated_sr_arrives_deflated(stocked: Any, monkeypatch: pytest.MonkeyPa
 
 
 @UNCLOSED_SOCKET
-def test_class_without_reader_is_skipped_without_retrieve(stocked: Any) -> None:
-    gsps = realdata("gsps_softneta_ellipse_measurement.dcm")
-    uid = pydicom.dcmread(gsps, stop_before_pixels=True).SOPInstanceUID
-    source = DimseSource(stocked.dimse, parse_query([f"SOPInstanceUID={uid}"]))
-    (item,) = source.items()
-    # nothing is retrieved: an unreachable peer would fail a retrieve
-    unreachable = DimseSource(f"dimse://ORTHANC@127.0.0.1:{free_port()}")
-    with pytest.raises(UnsupportedObjectError, match="Presentation State"):
-        unreachable.read(item, OPTIONS.read)
-    batch = dicomsel.run(source, OPTIONS)
-    assert [o.status for o in batch.outcomes] == ["skipped"]
+def _raw_data(path: Path) -> str:
+    """A Raw Data Storage instance (a class no reader handles), written by pydicom."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, RawDataStorage
+
+    ds = Dataset()
+    ds.SOPClassUID = RawDataStorage
+    ds.SOPInstanceUID = "1.2.826.0.1.3680043.8.498.7001"
+    ds.StudyInstanceUID = "1.2.826.0.1.3680043.8.498.7002"
+    ds.SeriesInstanceUID = "1.2.826.0.1.3680043.8.498.7003"
+    ds.PatientID = "RAW-1"
+    ds.PatientName = "Raw^Data"
+    ds.Modality = "OT"
+    ds.InstanceNumber = 1
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = RawDataStorage
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.save_as(path, enforce_file_format=True)
+    return str(ds.SOPInstanceUID)
+
+
+@UNCLOSED_SOCKET
+def test_class_without_reader_is_skipped_without_retrieve(stocked: Any, tmp_path: Path) -> None:
+    uid = _raw_data(tmp_path / "raw.dcm")
+    answer: Any = stocked.rest("POST", "/instances", (tmp_path / "raw.dcm").read_bytes())
+    try:
+        source = DimseSource(stocked.dimse, parse_query([f"SOPInstanceUID={uid}"]))
+        (item,) = source.items()
+        # nothing is retrieved: an unreachable peer would fail a retrieve
+        unreachable = DimseSource(f"dimse://ORTHANC@127.0.0.1:{free_port()}")
+        with pytest.raises(UnsupportedObjectError, match="Raw Data Storage"):
+            unreachable.read(item, OPTIONS.read)
+        batch = dicomsel.run(source, OPTIONS)
+        assert [o.status for o in batch.outcomes] == ["skipped"]
+    finally:
+        stocked.rest("DELETE", f"/instances/{answer['ID']}")
 
 
 @UNCLOSED_SOCKET
