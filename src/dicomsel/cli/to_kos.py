@@ -25,8 +25,9 @@ def add_subparser(sub: Any) -> None:
         "NDJSON; - for stdin) as DICOM Key Object Selection documents: one per patient and "
         "document title, referencing every instance, frame and segment selected. Patient "
         "and study attributes, and SOP classes the input leaves out, come from --context "
-        "DICOM files or a Patient resource in the input. The paths written go to stdout, "
-        "logs to stderr. Exit codes: 0 written, 1 error (nothing written), 2 usage.",
+        "DICOM files or a PACS, or a Patient resource in the input; --store sends the "
+        "documents written to a PACS. The paths written go to stdout, logs to stderr. Exit "
+        "codes: 0 written (and stored), 1 error (nothing written, or not stored), 2 usage.",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="FHIR JSON or NDJSON file, or -")
     p.add_argument(
@@ -35,7 +36,23 @@ def add_subparser(sub: Any) -> None:
         nargs="+",
         default=[],
         metavar="PATH",
-        help="DICOM files or folders (recursive) giving patient, study and SOP class data",
+        help="DICOM files or folders (recursive), or a PACS (a DICOMweb base http(s)://... "
+        "asked by QIDO-RS, or dimse://AET@HOST:PORT asked by C-FIND), giving patient, study "
+        "and SOP class data; files first, then each PACS in the order given",
+    )
+    p.add_argument(
+        "--store",
+        action="append",
+        default=[],
+        metavar="SOURCE",
+        help="send each KOS written to a PACS: a DICOMweb base http(s)://... (STOW-RS) or "
+        "dimse://AET@HOST:PORT (C-STORE); may be repeated",
+    )
+    p.add_argument(
+        "--aet",
+        default="DICOMSEL",
+        metavar="AET",
+        help="calling AE title for dimse:// peers (default DICOMSEL)",
     )
     p.add_argument(
         "-o",
@@ -132,6 +149,35 @@ def _targets(output: str | None, datasets: list[Dataset]) -> list[str]:
     return [output]
 
 
+def _check_pacs(args: argparse.Namespace) -> set[str]:
+    """The PACS ``--context`` and ``--store`` name, checked before any work (ValueError)."""
+    from dicomsel.io.peer import check_ae_title, parse_peer
+    from dicomsel.io.store import is_pacs
+
+    args.aet = check_ae_title(args.aet, "--aet")
+    for target in args.store:
+        if not is_pacs(target):
+            raise ValueError(
+                f"--store {target!r}: not a PACS; give http(s)://BASE or dimse://AET@HOST:PORT"
+            )
+    named = {c for c in args.context if is_pacs(c)}
+    for source in [*args.store, *named]:
+        if source.startswith("dimse://"):
+            parse_peer(source)
+    return named
+
+
+def _pacs_context(context: Any, sources: list[str], selections: list[Any], aet: str) -> None:
+    """Add what each PACS answers for the studies the selections name."""
+    from dicomsel.io.store import context_answers
+
+    studies = [s.study_instance_uid for s in selections if s.study_instance_uid]
+    for source in sources:
+        answers = context_answers(source, studies, calling_aet=aet)
+        log.info("context: %s answered for %d instance(s)", source, len(answers))
+        context.add_pacs_answers(answers, source)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``to-kos`` with parsed arguments."""
     from dicomsel.cli.args import parse_content_datetime, parse_title, parse_uid_root
@@ -139,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
     from dicomsel.cli.main import ExitCode
     from dicomsel.errors import DicomselError
     from dicomsel.fhir import read_fhir
+    from dicomsel.io.store import store
     from dicomsel.kos import Context, KosOptions, write_kos
 
     try:
@@ -155,7 +202,8 @@ def run(args: argparse.Namespace) -> int:
     options = KosOptions(title=title, uid_root=uid_root, content_datetime=when, strict=args.strict)
     try:
         _check_output(args.output)
-    except DicomselError as e:
+        pacs = _check_pacs(args)
+    except (DicomselError, ValueError) as e:
         log.error("%s", e)
         return ExitCode.USAGE
     started = time.monotonic()
@@ -172,7 +220,8 @@ def run(args: argparse.Namespace) -> int:
             read_warnings.extend(found.warnings)
             for r in found.other:
                 log.info("%s: %s resource not used", name, r.get("resourceType"))
-        context = Context.from_paths(args.context)
+        context = Context.from_paths([c for c in args.context if c not in pacs])
+        _pacs_context(context, [c for c in args.context if c in pacs], selections, args.aet)
         context.add_patient_resources(patients)
         mask_values(_patient_values(context, selections))
         for note in context.notes:
@@ -204,6 +253,13 @@ def run(args: argparse.Namespace) -> int:
         log.error("cannot write %s: %s", e.filename or "the output", e.strerror or e)
         return ExitCode.ERROR
     sys.stdout.flush()
+    for target in args.store:
+        try:
+            store(target, result.datasets, calling_aet=args.aet)
+        except DicomselError as e:
+            log.error("%s: the KOS written were not stored", e)
+            return ExitCode.ERROR
+        log.info("%d KOS document(s) stored to %s", len(result.datasets), target)
     log.log(
         NOTICE,
         "%d KOS document(s) written from %d selection(s) in %.1f s",

@@ -9,7 +9,8 @@ from a :class:`Context`:
   :func:`dicomsel.dicom.load`: each file gives its own instance (class, study,
   series), its patient and its study;
 - Patient resources of the FHIR input (name, identifier, birth date, gender);
-- later, a PACS query (the same lookups).
+- a PACS (QIDO-RS or C-FIND, :func:`dicomsel.io.store.context_answers`): the
+  same lookups, one answer per instance (:meth:`Context.add_pacs_answers`).
 
 Nothing here invents a value: what no source gives stays unknown, and the
 writer decides whether that is an error (Type 1, identity) or an empty Type 2
@@ -76,7 +77,7 @@ class StudyData:
 
 @dataclass(frozen=True, slots=True)
 class InstanceData:
-    """What one context file says of itself."""
+    """What one context file (or PACS answer) says of its instance."""
 
     sop_instance_uid: str
     sop_class_uid: str | None
@@ -84,6 +85,13 @@ class InstanceData:
     series_instance_uid: str | None
     source: str
     patient_id: str | None
+    instance_number: int | None = None
+
+    @property
+    def order(self) -> tuple[str, bool, int, str]:
+        """Where it comes in its study: by series, Instance Number (none last), then UID."""
+        n = self.instance_number
+        return (self.series_instance_uid or "", n is None, n or 0, self.sop_instance_uid)
 
 
 def _text(ds: Dataset, keyword: str) -> str:
@@ -91,6 +99,13 @@ def _text(ds: Dataset, keyword: str) -> str:
     if value is None:
         return ""
     return str(value).strip()
+
+
+def _number(ds: Dataset) -> int | None:
+    try:
+        return int(_text(ds, "InstanceNumber"))
+    except ValueError:
+        return None
 
 
 def _uid(ds: Dataset, keyword: str) -> str | None:
@@ -103,7 +118,9 @@ class Context:
     """Patient, study and instance data for the reverse path, by UID and by Patient ID.
 
     Build it with :meth:`from_paths` (DICOM files and folders), then
-    :meth:`add_patient_resources` (the FHIR input's Patients). ``notes`` lists
+    :meth:`add_pacs_answers` (what a PACS answered) and
+    :meth:`add_patient_resources` (the FHIR input's Patients); what an earlier
+    source gave is kept, its empty attributes filled from later ones. ``notes`` lists
     what was skipped while reading.
     """
 
@@ -111,7 +128,7 @@ class Context:
     studies: dict[str, StudyData] = field(default_factory=dict)
     #: study UID -> Patient IDs context files of that study name (normally one)
     study_patients: dict[str, list[str]] = field(default_factory=dict)
-    #: (study UID, series UID) -> instance UIDs of that series, in file order
+    #: (study UID, series UID) -> instance UIDs of that series, in the order read
     series: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     #: Patient ID -> patient data (the first file's, empty attributes filled from later files)
     patients: dict[str, PatientData] = field(default_factory=dict)
@@ -157,8 +174,31 @@ class Context:
             return
         self.add_dataset(ds, p)
 
-    def add_dataset(self, ds: Dataset, source: str) -> None:
-        """Add what a DICOM dataset says of its instance, patient and study."""
+    def add_pacs_answers(self, answers: Iterable[Dataset], peer: str) -> None:
+        """Add what a PACS answered: one dataset per instance, with its study's attributes.
+
+        Parameters
+        ----------
+        answers : iterable of pydicom.dataset.Dataset
+            As :func:`dicomsel.io.store.context_answers` gives them (C-FIND
+            identifiers, or QIDO-RS DICOM JSON read as datasets).
+        peer : str
+            The PACS, named as where the values came from.
+        """
+        for ds in answers:
+            self.add_dataset(ds, peer, origin="PACS")
+
+    def add_dataset(self, ds: Dataset, source: str, *, origin: str = "context file") -> None:
+        """Add what a DICOM dataset says of its instance, patient and study.
+
+        Parameters
+        ----------
+        ds : pydicom.dataset.Dataset
+        source : str
+            Where it came from (a file, a PACS).
+        origin : str
+            What ``source`` is, in messages (``context file``, ``PACS``).
+        """
         sop = _uid(ds, "SOPInstanceUID")
         study = _uid(ds, "StudyInstanceUID")
         series = _uid(ds, "SeriesInstanceUID")
@@ -167,7 +207,7 @@ class Context:
         if pid:
             patient = PatientData(
                 patient_id=pid,
-                source=f"context file {source}",
+                source=f"{origin} {source}",
                 name=_text(ds, "PatientName"),
                 birth_date=_text(ds, "PatientBirthDate"),
                 sex=_text(ds, "PatientSex"),
@@ -182,6 +222,7 @@ class Context:
                 series_instance_uid=series,
                 source=source,
                 patient_id=pid or None,
+                instance_number=_number(ds),
             )
             if study and series:
                 self.series.setdefault((study, series), []).append(sop)
@@ -198,7 +239,7 @@ class Context:
             )
         data = StudyData(
             study_instance_uid=study,
-            source=f"context file {source}",
+            source=f"{origin} {source}",
             study_date=_text(ds, "StudyDate"),
             study_time=_text(ds, "StudyTime"),
             study_id=_text(ds, "StudyID"),
@@ -228,12 +269,18 @@ class Context:
         return self.studies.get(uid)
 
     def series_instances(self, study_uid: str, series_uid: str) -> list[InstanceData]:
-        """Context files of one series, in the order they were read."""
-        return [self.instances[u] for u in self.series.get((study_uid, series_uid), ())]
+        """The instances of one series, by Instance Number (none last), then UID.
+
+        The order the forward path lists a series' instances in, whatever order
+        the files were read or the PACS answered in.
+        """
+        found = [self.instances[u] for u in self.series.get((study_uid, series_uid), ())]
+        return sorted(found, key=lambda i: i.order)
 
     def study_instances(self, study_uid: str) -> list[InstanceData]:
-        """Context files of one study, in the order they were read."""
-        return [i for i in self.instances.values() if i.study_instance_uid == study_uid]
+        """The instances of one study, by series UID, Instance Number (none last), then UID."""
+        found = [i for i in self.instances.values() if i.study_instance_uid == study_uid]
+        return sorted(found, key=lambda i: i.order)
 
     def patients_of_study(self, uid: str) -> list[PatientData]:
         """The patients context files of study ``uid`` name (more than one is a conflict)."""
