@@ -53,6 +53,8 @@ def cluster() -> Iterator[Any]:
         host="127.0.0.1",
         dashboard_address=None,
         worker_dashboard_address=None,
+        # no dashboard; its HTTP server (health checks) on a free loopback port, not 8787
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
         env={"PYTHONPATH": _PYTHONPATH},
     ) as c:
         yield c
