@@ -17,8 +17,10 @@ after one warm-up of the local command:
 
 Every command is a whole process; every output must be byte-identical. The
 report gives files per second (files / median time) and the ratio of each to
-a). PACS instances (issue 12 asks for 2,000 over DICOMweb too) are measured
-only when ``dicomsel.io.dicomweb`` exists; else the report says so.
+a). The default task size (``DEFAULT_TASK_SIZE``, 250) was chosen from these
+runs: docs/scale-out.md has the numbers. PACS instances (issue 12 asks for 2,000
+over DICOMweb too) are measured only when ``dicomsel.io.dicomweb`` exists; else
+the report says so.
 """
 
 from __future__ import annotations

@@ -4,9 +4,14 @@
 ``dask.distributed``: it joins a running cluster (a scheduler address) or starts
 a ``LocalCluster`` of worker processes on loopback, and submits the driver's
 batches as tasks. Several consecutive pipeline batches go in one task (about
-``batch_size`` items), because a task per file costs more than the file does;
-each batch's result still comes back on its own, in the order given. The
-number of tasks in flight is bounded, so the driver's memory is too.
+``batch_size`` items, 250 by default), because a task per file costs more than
+the file does; each batch's result still comes back on its own, in the order
+given, so the pipeline (its batches of 16, its ledger checkpoints) is unchanged.
+The number of tasks in flight is bounded, so the driver's memory is too.
+
+On a worker a task runs on a worker thread, where ``--item-timeout`` cannot be
+enforced (:func:`dicomsel.export.guard.can_limit_time`): there is no per-item
+time limit on Dask.
 
 A task holds the work function (the source with its settings: paths, a base URL,
 an AE title; never a credential, which a worker reads from its own environment)
@@ -38,9 +43,10 @@ R = TypeVar("R")
 
 log = logging.getLogger("dicomsel")
 
-#: items per Dask task: a task costs a scheduler round trip and pickling the work
-#: function, which ~100 files amortise (docs/scale-out.md, bench/bench_dask.py)
-DEFAULT_TASK_SIZE = 100
+#: items per Dask task: a task costs a scheduler round trip, pickling the work function and
+#: the results' transfer; 250 was the fastest of 16, 100, 250 and 500 on 2,000 and 8,000
+#: files (bench/bench_dask.py, docs/scale-out.md), and still makes many tasks per worker
+DEFAULT_TASK_SIZE = 250
 
 #: how to get Dask
 INSTALL_HINT = "pip install 'dicomsel[dask]'"
