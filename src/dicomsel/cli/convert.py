@@ -8,7 +8,13 @@ import logging
 import os
 from typing import Any
 
-__all__ = ["add_conversion_arguments", "add_subparser", "conversion_options", "write_atomic"]
+__all__ = [
+    "add_conversion_arguments",
+    "add_subparser",
+    "conversion_executor",
+    "conversion_options",
+    "write_atomic",
+]
 
 log = logging.getLogger("dicomsel")
 
@@ -149,7 +155,21 @@ def add_conversion_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         default=1,
         metavar="N",
-        help="convert in N processes (0: one per CPU); the output is the same as with 1",
+        help="convert in N processes (0: one per CPU); the output is the same as with 1; "
+        "with --executor dask and no --scheduler, a LocalCluster of N workers",
+    )
+    p.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default="local",
+        help="where conversion runs: local (default: this process, or --jobs processes) or "
+        "dask (a Dask cluster; needs pip install 'dicomsel[dask]'); the output is the same",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="--executor dask: join the running Dask scheduler at ADDRESS "
+        "(tcp://HOST:8786) instead of starting a LocalCluster",
     )
     p.add_argument(
         "-v",
@@ -193,17 +213,24 @@ def run(args: argparse.Namespace) -> int:
 def _convert(args: argparse.Namespace, options: Any, stdin: str | None) -> int:
     from dicomsel.cli.logs import NOTICE, ProgressExecutor
     from dicomsel.cli.main import ExitCode
-    from dicomsel.export.executors import local_executor
+    from dicomsel.errors import DicomselError
     from dicomsel.io.files import FileSource
     from dicomsel.pipeline import run
     from dicomsel.redact import redact_json
 
+    executor = conversion_executor(args, options)
+    if executor is None:
+        return ExitCode.USAGE
     source = FileSource(args.inputs, stdin=stdin)
     sink = _sink(args)
-    progress = ProgressExecutor(local_executor(options.jobs), verbosity=args.verbose)
+    progress = ProgressExecutor(executor, verbosity=args.verbose)
     if progress.draws:  # the ETA needs the count: a first walk, only for the bar
         progress.total = sum(1 for _ in source.items())
-    batch = run(source, options, sink, executor=progress)
+    try:
+        batch = run(source, options, sink, executor=progress)
+    except DicomselError as e:  # the executor failed (a cluster unreachable): nothing written
+        log.error("%s", e)
+        return ExitCode.ERROR
     converted = batch.count("converted")
     failed = batch.count("failed")
     if args.report:
@@ -331,3 +358,30 @@ def conversion_options(args: argparse.Namespace) -> Any:
         observations=args.observations,
         item_timeout=args.item_timeout or None,
     )
+
+
+def conversion_executor(args: argparse.Namespace, options: Any) -> Any:
+    """The executor ``--executor``, ``--scheduler`` and ``--jobs`` ask for.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed with :func:`add_conversion_arguments`.
+    options : dicomsel.pipeline.ConvertOptions
+        From :func:`conversion_options` (its ``jobs``).
+
+    Returns
+    -------
+    dicomsel.export.Executor or None
+        None on a usage error (logged): ``--scheduler`` without ``--executor dask``,
+        or Dask not installed.
+    """
+    from dicomsel.export.executors import executor_for
+
+    try:
+        return executor_for(args.executor, options.jobs, args.scheduler)
+    except ValueError as e:
+        log.error("--executor %s: %s", args.executor, e)
+    except ImportError as e:
+        log.error("--executor %s: %s", args.executor, e)
+    return None

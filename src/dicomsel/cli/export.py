@@ -195,12 +195,15 @@ def _token(args: argparse.Namespace) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``export`` with parsed arguments."""
-    from dicomsel.cli.convert import conversion_options
+    from dicomsel.cli.convert import conversion_executor, conversion_options
     from dicomsel.cli.main import ExitCode
     from dicomsel.errors import DicomselError
 
     options = conversion_options(args)
     if options is None:
+        return ExitCode.USAGE
+    executor = conversion_executor(args, options)
+    if executor is None:
         return ExitCode.USAGE
     if args.batch_size < 1 or args.retries < 0:
         log.error("--batch-size takes 1 or more, --retries 0 or more")
@@ -225,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
         except (ValueError, OSError) as e:
             log.error("--sink: %s", e)
             return ExitCode.USAGE
-        return _export(source, sink, options, ledger, args)
+        return _export(source, sink, options, ledger, args, executor)
     except DicomselError as e:
         log.error("%s", e)
         return ExitCode.ERROR
@@ -234,15 +237,16 @@ def run(args: argparse.Namespace) -> int:
             ledger.close()
 
 
-def _export(source: Any, sink: Any, options: Any, ledger: Any, args: argparse.Namespace) -> int:
+def _export(
+    source: Any, sink: Any, options: Any, ledger: Any, args: argparse.Namespace, executor: Any
+) -> int:
     from dicomsel.cli.logs import NOTICE, ProgressExecutor
     from dicomsel.cli.main import ExitCode
-    from dicomsel.export.executors import local_executor
     from dicomsel.export.job import export
     from dicomsel.io.files import write_text
     from dicomsel.redact import redact_json
 
-    progress = ProgressExecutor(local_executor(options.jobs), verbosity=args.verbose)
+    progress = ProgressExecutor(executor, verbosity=args.verbose)
 
     def planned(todo: Sequence[Item], earlier: int) -> None:
         progress.total = len(todo)

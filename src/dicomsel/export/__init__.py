@@ -1,7 +1,21 @@
-"""The batch job's machinery: executors that run per-item work (serial, worker processes)."""
+"""The batch job's machinery: executors that run per-item work (serial, processes, Dask)."""
 
 from __future__ import annotations
 
-from dicomsel.export.executors import Executor, ProcessExecutor, SerialExecutor, local_executor
+from dicomsel.export.dask import DaskExecutor
+from dicomsel.export.executors import (
+    Executor,
+    ProcessExecutor,
+    SerialExecutor,
+    executor_for,
+    local_executor,
+)
 
-__all__ = ["Executor", "ProcessExecutor", "SerialExecutor", "local_executor"]
+__all__ = [
+    "DaskExecutor",
+    "Executor",
+    "ProcessExecutor",
+    "SerialExecutor",
+    "executor_for",
+    "local_executor",
+]

@@ -17,12 +17,22 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-__all__ = ["Executor", "ProcessExecutor", "SerialExecutor", "local_executor"]
+__all__ = [
+    "EXECUTORS",
+    "Executor",
+    "ProcessExecutor",
+    "SerialExecutor",
+    "executor_for",
+    "local_executor",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 log = logging.getLogger("dicomsel")
+
+#: the kinds of executor :func:`executor_for` makes (``--executor``)
+EXECUTORS = ("local", "dask")
 
 
 class Executor(Protocol):
@@ -138,3 +148,38 @@ def local_executor(jobs: int) -> Executor:
     if jobs <= 1:
         return SerialExecutor()
     return ProcessExecutor(jobs)
+
+
+def executor_for(kind: str, jobs: int, scheduler: str | None = None) -> Executor:
+    """The executor ``--executor``, ``--jobs`` and ``--scheduler`` ask for.
+
+    Parameters
+    ----------
+    kind : str
+        ``local`` (:func:`local_executor`) or ``dask``
+        (:class:`~dicomsel.export.dask.DaskExecutor`).
+    jobs : int
+        Local worker processes; with ``dask`` and no scheduler, the LocalCluster's workers.
+    scheduler : str or None
+        A Dask scheduler's address to join (``dask`` only).
+
+    Returns
+    -------
+    Executor
+
+    Raises
+    ------
+    ValueError
+        On an unknown kind, or a scheduler without ``dask``.
+    ImportError
+        For ``dask`` when Dask is not installed (the message says how to install it).
+    """
+    if kind not in EXECUTORS:
+        raise ValueError(f"unknown executor {kind!r}: give one of {', '.join(EXECUTORS)}")
+    if kind == "local":
+        if scheduler is not None:
+            raise ValueError("a scheduler address needs the dask executor")
+        return local_executor(jobs)
+    from dicomsel.export.dask import DaskExecutor
+
+    return DaskExecutor(scheduler=scheduler, workers=max(1, jobs))
