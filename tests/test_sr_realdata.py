@@ -129,7 +129,12 @@ def test_dcmjs_measurement_group(run_cli: Any, tmp_path: Path) -> None:
     (group,) = _by_code(resources, "Observation", "125007")
     assert group["identifier"][0]["value"].startswith("Cornerstone3DTools")
     assert group["identifier"][1]["value"] == "urn:oid:2.25.639471218588509803385904782051176077285"
-    long_axis, short_axis = (_by_code(resources, "Observation", c)[0] for c in ("G-A185", "G-A186"))
+    # the file codes them SRT G-A185 / G-A186; PS3.16 Annex O maps them to SNOMED CT
+    long_axis, short_axis = (
+        _by_code(resources, "Observation", c)[0] for c in ("103339001", "103340004")
+    )
+    for obs in (long_axis, short_axis):
+        assert obs["code"]["coding"][0]["system"] == "http://snomed.info/sct"
     assert long_axis["valueQuantity"]["value"] == 64.4505437946691
     assert long_axis["valueQuantity"]["code"] == "1"
     assert short_axis["valueQuantity"]["value"] == 42.9670291964462
