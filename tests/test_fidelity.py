@@ -180,3 +180,29 @@ def test_private_scheme_declared_with_a_uid_gets_urn_oid() -> None:
     procedure = [o for o in plain.observations if o.code.scheme == "99dcmjs"]
     for o in procedure:
         assert "system" not in (coding(o.code, warnings) or {})
+
+
+# ---- the IG's Observation mapping
+
+
+@pytest.mark.realdata
+def test_num_carries_its_groups_finding_site_and_content_time(run_cli: Any) -> None:
+    """TID 1419 Finding Site is the group's concept modifier: its NUMs' bodySite too (the IG);
+    effectiveDateTime is Observation DateTime, else Content Date/Time (the IG)."""
+    path = realdata(HIGHDICOM_SR)
+    ds = pydicom.dcmread(path)
+    got = _resources(run_cli, path)
+    diameters = [
+        r
+        for r in got
+        if r["resourceType"] == "Observation" and r["code"]["coding"][0]["code"] == "81827009"
+    ]
+    with_site = [d for d in diameters if "bodySite" in d]
+    assert len(with_site) == 1  # only the group with Finding Site = Lung has one
+    assert with_site[0]["bodySite"]["coding"][0]["code"] == "39607008"
+    content = f"{ds.ContentDate[:4]}-{ds.ContentDate[4:6]}-{ds.ContentDate[6:]}T"
+    content += f"{ds.ContentTime[:2]}:{ds.ContentTime[2:4]}:{ds.ContentTime[4:6]}"
+    for r in got:
+        if r["resourceType"] == "Observation":
+            assert r["effectiveDateTime"].startswith(content)
+            assert r["effectiveDateTime"].endswith("+00:00")
