@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pydicom
 import pytest
 from pydicom.dataset import Dataset
@@ -35,6 +36,17 @@ def _items(ds: Dataset) -> list[Dataset]:
         out.append(it)
         stack.extend(reversed(it.get("ContentSequence", [])))
     return out
+
+
+def _fl(x: float) -> float:
+    """A Graphic Data value (FL, float32: PS3.3 C.18.6.1.1) as the shortest decimal of it.
+
+    numpy's positional formatting with ``unique=True`` gives the shortest digits
+    that read back to the same float32; checked here that they do.
+    """
+    shortest = float(np.format_float_positional(np.float32(x), unique=True, trim="-"))
+    assert np.float32(shortest) == np.float32(x)
+    return shortest
 
 
 def _expected_regions(ds: Dataset) -> tuple[list[tuple[Any, ...]], int]:
@@ -65,7 +77,7 @@ def _expected_regions(ds: Dataset) -> tuple[list[tuple[Any, ...]], int]:
                 sop.ReferencedSOPInstanceUID,
                 tuple(sorted(frame_list)),
                 it.GraphicType.lower(),
-                [float(x) for x in it.GraphicData],
+                [_fl(x) for x in it.GraphicData],
             )
         )
     return regions, orphans
@@ -129,7 +141,12 @@ def test_dcmjs_measurement_group(run_cli: Any, tmp_path: Path) -> None:
     (group,) = _by_code(resources, "Observation", "125007")
     assert group["identifier"][0]["value"].startswith("Cornerstone3DTools")
     assert group["identifier"][1]["value"] == "urn:oid:2.25.639471218588509803385904782051176077285"
-    long_axis, short_axis = (_by_code(resources, "Observation", c)[0] for c in ("G-A185", "G-A186"))
+    # the file codes them SRT G-A185 / G-A186; PS3.16 Annex O maps them to SNOMED CT
+    long_axis, short_axis = (
+        _by_code(resources, "Observation", c)[0] for c in ("103339001", "103340004")
+    )
+    for obs in (long_axis, short_axis):
+        assert obs["code"]["coding"][0]["system"] == "http://snomed.info/sct"
     assert long_axis["valueQuantity"]["value"] == 64.4505437946691
     assert long_axis["valueQuantity"]["code"] == "1"
     assert short_axis["valueQuantity"]["value"] == 42.9670291964462
@@ -165,8 +182,9 @@ def test_highdicom_planar_volumetric_and_qualitative_groups(run_cli: Any, tmp_pa
     (inst,) = surface["instance"]
     assert inst["uid"] == ds.SOPInstanceUID  # anchored on the SR (no Observation UID)
     assert "subset" not in inst
+    assert inst["imageRegion3D"][0]["coordinate"] == [123.5, 234.1, -23.7]  # as written
     assert inst["imageRegion3D"] == [
-        {"regionType": "point", "coordinate": [float(x) for x in scoord3d.GraphicData]}
+        {"regionType": "point", "coordinate": [_fl(x) for x in scoord3d.GraphicData]}
     ]
     (volume,) = _by_code(resources, "Observation", "118565006")
     assert f"ImagingSelection/{surface['id']}" in {d["reference"] for d in volume["derivedFrom"]}

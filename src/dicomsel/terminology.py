@@ -25,13 +25,17 @@ __all__ = [
     "SINGLE_FRAME_CLASSES",
     "SOP_CLASS_SYSTEM",
     "RegionType",
+    "canonical_scheme",
     "is_sr_sop_class",
     "key_object_title",
     "key_object_titles",
+    "normalise_code",
     "r5_codes",
     "region_type",
     "region_types",
     "scheme_for_system",
+    "scheme_version",
+    "sct_for_srt",
     "snapshot1_codes",
     "snapshot1_coordinate_types",
     "snapshot1_region",
@@ -104,15 +108,102 @@ def _systems() -> dict[str, str]:
     return out
 
 
+@cache
+def _folded() -> dict[str, str]:
+    """Upper-cased designator (and designator alias) -> the table's designator."""
+    out: dict[str, str] = {}
+    for scheme, row in _schemes().items():
+        out.setdefault(scheme.upper(), scheme)
+        for alias in row.get("aliases_designator", ()):
+            out.setdefault(alias.upper(), scheme)
+    return out
+
+
+def canonical_scheme(designator: str) -> str:
+    """A Coding Scheme Designator as PS3.16 Table 8-1 spells it (``RadLex`` -> ``RADLEX``).
+
+    Designators are matched case-insensitively (the dicom-sr IG's own examples
+    write ``RadLex``); one the table does not know is returned as given.
+
+    Parameters
+    ----------
+    designator : str
+
+    Returns
+    -------
+    str
+    """
+    if designator in _schemes():
+        return designator
+    return _folded().get(designator.upper(), designator)
+
+
+@cache
+def _srt_sct() -> dict[str, str]:
+    table: dict[str, str] = _data("srt_sct.json")["srt_to_sct"]
+    return table
+
+
+#: The designators of SNOMED-RT style SnomedIDs (PS3.16 8.1: SNM3 and 99SDM read as SRT).
+_SNOMED_RT = frozenset({"SRT", "SNM3", "99SDM"})
+
+
+def sct_for_srt(snomed_id: str) -> str | None:
+    """The SNOMED CT concept id of a SNOMED-RT style SnomedID (PS3.16 Annex O), or None.
+
+    Parameters
+    ----------
+    snomed_id : str
+        A code value of scheme ``SRT`` (``T-32000``, ``G-C0E3``).
+
+    Returns
+    -------
+    str or None
+    """
+    return _srt_sct().get(snomed_id.strip().upper())
+
+
+def normalise_code(value: str, designator: str) -> tuple[str, str]:
+    """A (code value, designator) pair as concepts are compared and written.
+
+    The designator is made canonical (:func:`canonical_scheme`); a SNOMED-RT
+    code (``SRT``, ``SNM3``, ``99SDM``) that PS3.16 Annex O maps becomes its
+    SNOMED CT concept id with designator ``SCT``. Anything else is returned
+    as it stands.
+
+    Parameters
+    ----------
+    value : str
+    designator : str
+
+    Returns
+    -------
+    tuple of str
+    """
+    scheme = canonical_scheme(designator)
+    if scheme in _SNOMED_RT:
+        sct = sct_for_srt(value)
+        if sct is not None:
+            return sct, "SCT"
+    return value, scheme
+
+
+def scheme_version(designator: str) -> str | None:
+    """The Coding.version a scheme implies when the code gives none (``ICD-O-2``: ``2``)."""
+    row = _schemes().get(canonical_scheme(designator))
+    return str(row["version"]) if row and row.get("version") else None
+
+
 def system_for_scheme(designator: str) -> str | None:
     """The FHIR system URI of a DICOM Coding Scheme Designator, or None if unknown.
 
-    ``99``-prefixed (private) designators other than PS3.16's ``99SDM`` and
-    unknown ones give None; the caller decides how to report that. A
+    Designators match case-insensitively. ``99``-prefixed (private) designators
+    other than PS3.16's ``99SDM`` and those the dicom-sr IG names
+    (``99LIDCQIICR``), and unknown ones, give None; the caller decides how to report that. A
     designator that is itself a UID (PS3.16 allows the scheme UID as
     designator) becomes ``urn:oid:<uid>``.
     """
-    known = _schemes().get(designator)
+    known = _schemes().get(canonical_scheme(designator))
     if known is not None:
         return str(known["system"])
     if is_valid_uid(designator) and "." in designator:

@@ -17,6 +17,7 @@ from dicomsel.dicom import tags
 from dicomsel.dicom.context import ReadContext, ReadResult
 from dicomsel.dicom.image import Header, body_site, creator_performers, read_header
 from dicomsel.dicom.references import optional_uid
+from dicomsel.dicom.schemes import declared_schemes
 from dicomsel.dicom.seg import SOURCE_IMAGE_CODE
 from dicomsel.dicom.values import (
     attr_name,
@@ -275,7 +276,8 @@ def read_rtstruct(ds: Dataset, ctx: ReadContext) -> ReadResult:
     images, frames_of_reference = _referenced_images(ds, ctx)
     rois = _rois(ds, ctx)
     _contours(ds, rois, ctx)
-    _observations(ds, rois, ctx)
+    with declared_schemes(ds, ctx):  # PS3.3 C.12.1.1.2: private schemes' UIDs
+        _observations(ds, rois, ctx)
     when = issued(ds, ctx, tags.StructureSetDate, tags.StructureSetTime)
     creators = creator_performers(ds, ctx)
     site = body_site(ds, ctx)

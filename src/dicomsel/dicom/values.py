@@ -20,8 +20,10 @@ from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
+from dicomsel import terminology
 from dicomsel.dicom import tags
 from dicomsel.dicom.context import ReadContext
+from dicomsel.dicom.schemes import declared_system
 from dicomsel.model import (
     ActorKind,
     Code,
@@ -180,7 +182,11 @@ def attr_name(keyword: str) -> str:
 def code_from_item(item: Dataset) -> Code | None:
     """A :class:`Code` from a code sequence item, or None when it has no usable value.
 
-    Reads Code Value, then Long Code Value and URN Code Value (PS3.3 8.8).
+    Reads Code Value, then Long Code Value and URN Code Value (PS3.3 8.8). The
+    designator is made canonical (case-insensitive match, PS3.16 Table 8-1); a
+    private one declared in the dataset's Coding Scheme Identification Sequence
+    gets its ``urn:oid:`` system (:func:`declared_schemes`). SNOMED-RT codes are
+    kept as read: writers give their SNOMED CT id (PS3.16 Annex O).
 
     Parameters
     ----------
@@ -199,6 +205,9 @@ def code_from_item(item: Dataset) -> Code | None:
     meaning = text(item, tags.CodeMeaning)
     if code_value is None and meaning is None:
         return None
+    if scheme:
+        scheme = terminology.canonical_scheme(scheme)
+        system = system or declared_system(scheme)
     return Code(
         value=code_value,
         scheme=scheme,
@@ -231,6 +240,9 @@ def first_code(ds: Dataset, tag: int) -> Code | None:
 def code_key(code: Code, *, text_apart: bool = False) -> str:
     """A short, stable text of a code for selection keys: ``DCM:113000``.
 
+    A SNOMED-RT code gives the key of its SNOMED CT id, so that resource ids
+    do not depend on which of the two a writer used.
+
     Parameters
     ----------
     code : Code
@@ -242,10 +254,14 @@ def code_key(code: Code, *, text_apart: bool = False) -> str:
     -------
     str
     """
+    value = code.value
     system = code.scheme or code.system or ""
+    if code.scheme and value:
+        # the same concept, the same key: SRT ids as their SNOMED CT id (PS3.16 Annex O)
+        value, system = terminology.normalise_code(value, code.scheme)
     if text_apart:
-        return f"{system}:{code.value or ''}:{code.text or ''}"
-    return f"{system}:{code.value or code.text or ''}"
+        return f"{system}:{value or ''}:{code.text or ''}"
+    return f"{system}:{value or code.text or ''}"
 
 
 def person(display: str) -> Reference:

@@ -81,21 +81,35 @@ def coding(code: Code, warnings: list[str] | None = None) -> dict[str, Any] | No
     Returns
     -------
     dict or None
+
+    Notes
+    -----
+    A SNOMED-RT code (``SRT``, ``SNM3``, ``99SDM``) that PS3.16 Annex O maps is
+    written as its SNOMED CT concept id (``http://snomed.info/sct``); a scheme
+    whose table row names an edition (``ICD-O-2``) gets it as ``version``.
     """
     if not code.value:
         return None
     out: dict[str, Any] = {}
-    system = code.system or (terminology.system_for_scheme(code.scheme) if code.scheme else None)
-    if system is None and code.scheme and warnings is not None:
+    value, scheme, version = code.value, code.scheme, code.scheme_version
+    if scheme and not code.system:
+        # PS3.16 Annex O: a SNOMED-RT id goes out as its SNOMED CT concept id
+        value, mapped = terminology.normalise_code(value, scheme)
+        if mapped != terminology.canonical_scheme(scheme):
+            version = None  # an SRT version says nothing of SNOMED CT's
+        scheme = mapped
+        version = version or terminology.scheme_version(scheme)
+    system = code.system or (terminology.system_for_scheme(scheme) if scheme else None)
+    if system is None and scheme and warnings is not None:
         warnings.append(
-            f"coding scheme designator {code.scheme!r} has no known FHIR system: "
-            f"code {code.value!r} written without system"
+            f"coding scheme designator {scheme!r} has no known FHIR system: "
+            f"code {value!r} written without system"
         )
     if system:
         out["system"] = system
-    if code.scheme_version:
-        out["version"] = code.scheme_version
-    out["code"] = code.value
+    if version:
+        out["version"] = version
+    out["code"] = value
     if code.meaning:
         out["display"] = code.meaning
     return out

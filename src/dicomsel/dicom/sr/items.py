@@ -23,7 +23,9 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.filereader import read_sequence
 
+from dicomsel import terminology
 from dicomsel.dicom.scanner import RawItem, Unsupported, split_items
+from dicomsel.dicom.schemes import declared_system
 from dicomsel.dicom.tags import (
     CodeMeaning,
     CodeValue,
@@ -221,7 +223,8 @@ def _code_fallback(item: Item) -> Code | None:
     meaning = get_text(item, CodeMeaning)
     long_value = get_text(item, LongCodeValue)
     if long_value is not None:
-        return Code(value=long_value, scheme=scheme, meaning=meaning)
+        canon = terminology.canonical_scheme(scheme) if scheme else None
+        return Code(value=long_value, scheme=canon, meaning=meaning, system=declared_system(canon))
     urn = get_text(item, URNCodeValue)
     if urn is not None:
         return Code(value=urn, system="urn:ietf:rfc:3986", meaning=meaning)
@@ -231,8 +234,16 @@ def _code_fallback(item: Item) -> Code | None:
 
 
 @lru_cache(maxsize=4096)
-def _cached_code(code_value: str, scheme: str, meaning: str | None, version: str | None) -> Code:
-    return Code(value=code_value, scheme=scheme or None, meaning=meaning, scheme_version=version)
+def _cached_code(
+    code_value: str, scheme: str, meaning: str | None, version: str | None, system: str | None
+) -> Code:
+    return Code(
+        value=code_value,
+        scheme=scheme or None,
+        meaning=meaning,
+        scheme_version=version,
+        system=system,
+    )
 
 
 def code_of(item: Item, tag: int) -> Code | None:
@@ -254,16 +265,24 @@ def code_of(item: Item, tag: int) -> Code | None:
     code_value = get_text(first, CodeValue)
     if code_value is None:
         return _code_fallback(first)
+    scheme = get_text(first, CodingSchemeDesignator)
+    canon = terminology.canonical_scheme(scheme) if scheme else ""
     return _cached_code(
         code_value,
-        get_text(first, CodingSchemeDesignator) or "",
+        canon,
         get_text(first, CodeMeaning),
         get_text(first, CodingSchemeVersion),
+        declared_system(canon),
     )
 
 
 def concept_of(item: Item) -> tuple[str, str] | None:
     """The concept name of a content item as (code value, scheme), or None.
+
+    The pair is normalised as concepts are compared (:func:`dicomsel.terminology.
+    normalise_code`): a canonical designator (``RadLex`` is ``RADLEX``) and, for a
+    SNOMED-RT id, its SNOMED CT id (PS3.16 Annex O: ``SRT G-C0E3`` is
+    ``SCT 363698007``, Finding Site).
 
     Parameters
     ----------
@@ -280,8 +299,10 @@ def concept_of(item: Item) -> tuple[str, str] | None:
     code = get_text(first, CodeValue)
     if code is None:
         c = _code_fallback(first)
-        return (str(c.value), str(c.scheme or "")) if c is not None and c.value else None
-    return (code, get_text(first, CodingSchemeDesignator) or "")
+        if c is None or not c.value:
+            return None
+        return terminology.normalise_code(str(c.value), str(c.scheme or ""))
+    return terminology.normalise_code(code, get_text(first, CodingSchemeDesignator) or "")
 
 
 def dotted(path: tuple[int, ...]) -> str:

@@ -122,7 +122,8 @@ class Measurements:
                     raw, self.doc, self.ctx, attr_name("ObservationDateTime")
                 )
             current = current.parent
-        return None
+        # the IG: Observation DateTime, else the document's Content Date / Time
+        return self.doc.issued.isoformat() if self.doc.issued is not None else None
 
     def _algorithm(self, node: Node) -> Reference | None:
         key = id(node)
@@ -264,6 +265,12 @@ class Measurements:
             return None
         numeric, unit, qualifier = self._measured_value(node)
         mods = self._modifiers(node)
+        if node.group is not None and node.group is not node:
+            # the IG: a measurement carries its group's finding site (and method)
+            # unless it names its own (TID 1419: the group's concept modifiers)
+            for name, inherited in self._modifiers(node.group).items():
+                if name in ("finding_site", "method"):
+                    mods.setdefault(name, inherited)
         own = self._own_keys(node)
         derived = own or list(fallback)
         src = self.sel.source_item(node)

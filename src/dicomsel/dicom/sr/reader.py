@@ -8,6 +8,7 @@ from pydicom.dataset import Dataset
 from dicomsel.dicom import tags
 from dicomsel.dicom.context import ReadContext, ReadResult
 from dicomsel.dicom.evidence import CURRENT, OTHER, read_evidence
+from dicomsel.dicom.schemes import declared_schemes
 from dicomsel.dicom.sr.header import document_header
 from dicomsel.dicom.sr.items import get_text
 from dicomsel.dicom.sr.measurements import Measurements
@@ -50,7 +51,18 @@ def read_sr(ds: Dataset, ctx: ReadContext) -> ReadResult:
         When the document's own SOP Instance or Class UID is missing or
         invalid. Anything wrong inside the content tree is reported and
         that content item left out.
+
+    Notes
+    -----
+    Codes of private schemes the document declares in its Coding Scheme
+    Identification Sequence with a Coding Scheme UID get ``urn:oid:<uid>``
+    as system (PS3.3 C.12.1.1.2).
     """
+    with declared_schemes(ds, ctx):
+        return _read(ds, ctx)
+
+
+def _read(ds: Dataset, ctx: ReadContext) -> ReadResult:
     doc = document_header(ds, ctx)
     if not _has_content_tree(ds):
         ctx.warn(

@@ -17,8 +17,11 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from dicomsel.dicom.context import ReadContext
 from dicomsel.dicom.evidence import Evidence
@@ -111,9 +114,21 @@ class Spec:
         self.instances[inst.uid] = merged
 
 
+def _shortest(v: Any) -> float:
+    """A Graphic Data value (FL, float32: PS3.3 C.18.6.1.1, C.18.9.1.1) as its shortest decimal.
+
+    The float32 value read as a double prints as an expanded binary fraction
+    (``234.10000610351562``); the shortest decimal that reads back to the same
+    float32 (numpy prints a float32 so: ``234.1``) is what the writer gave.
+    """
+    if isinstance(v, float) and math.isfinite(v) and float(np.float32(v)) == v:
+        return float(str(np.float32(v)))
+    return float(v)
+
+
 def _floats(raw: list[Any] | None) -> list[float]:
     try:
-        return [float(v) for v in raw or ()]
+        return [_shortest(v) for v in raw or ()]
     except (TypeError, ValueError) as e:
         raise InvalidInputError("is not a list of numbers", attribute=_A_GRAPHIC_DATA) from e
 

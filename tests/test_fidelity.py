@@ -1,0 +1,208 @@
+"""SR and terminology fidelity on real archives (issue 13).
+
+Each test names the clause of the standard it checks. Real files come from
+``../shared/realdata``; the "legacy" variants are those real files with their
+codes rewritten the way older writers coded them, checked against the original.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+from pydicom.dataset import Dataset
+from pydicom.sr.coding import Code as PydicomCode
+
+from dicomsel import read_dataset, read_file, terminology
+from dicomsel.fhir.datatypes import coding
+from dicomsel.model import Code
+
+from conftest import realdata
+from srfiles import content_items
+
+HIGHDICOM_SR = "sr_tid1500_highdicom_scoord_scoord3d.dcm"
+SCT = "http://snomed.info/sct"
+
+
+def _resources(run_cli: Any, path: Path) -> list[dict[str, Any]]:
+    code, out, err = run_cli("convert", path, "--format", "ndjson", "--timezone", "+00:00")
+    assert code == 0, err
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def _codes(ds: Dataset) -> list[Dataset]:
+    """Every code sequence item of the content tree (concept names and values)."""
+    out = []
+    for _, item in content_items(ds):
+        for kw in ("ConceptNameCodeSequence", "ConceptCodeSequence"):
+            out.extend(item.get(kw, []))
+        for mv in item.get("MeasuredValueSequence", []):
+            out.extend(mv.get("MeasurementUnitsCodeSequence", []))
+    return out
+
+
+# ---- PS3.16 Annex O: SNOMED-RT ids are read and written as SNOMED CT
+
+
+def test_srt_table_agrees_with_pydicom_code_equality() -> None:
+    """pydicom's Code compares SRT and SCT through the same Annex O table, independently."""
+    for srt, meaning in (
+        ("G-C0E3", "Finding Site"),
+        ("G-C036", "Measurement Method"),
+        ("T-32000", "Heart"),
+        ("G-A185", "Long Axis"),
+    ):
+        sct = terminology.sct_for_srt(srt)
+        assert sct is not None
+        assert PydicomCode(srt, "SRT", meaning) == PydicomCode(sct, "SCT", meaning)
+    assert terminology.sct_for_srt("G-C0E3") == "363698007"
+    assert terminology.sct_for_srt("G-C036") == "370129005"
+    assert terminology.sct_for_srt("not-a-snomed-id") is None
+
+
+def test_srt_body_site_written_as_sct() -> None:
+    """An SRT body site goes out with its SNOMED CT id (T-32000 Heart is 80891009)."""
+    out = coding(Code("T-32000", "SRT", "Heart"))
+    assert out == {"system": SCT, "code": "80891009", "display": "Heart"}
+    # SNM3 and 99SDM read as SRT (PS3.16 8.1)
+    assert coding(Code("T-32000", "99SDM", "Heart"))["system"] == SCT  # type: ignore[index]
+    # an SRT id the table does not map stays as it is, with the SRT system
+    assert coding(Code("X-00000", "SRT", "?"))["system"] == "http://snomed.info/srt"  # type: ignore[index]
+
+
+@pytest.mark.realdata
+def test_legacy_srt_coded_tid1500_converts_as_the_sct_original(
+    run_cli: Any, tmp_path: Path
+) -> None:
+    """dcmqi-style SRT concept names (Finding Site G-C0E3 ...) are the same concepts (TID 1419).
+
+    Every SCT code of highdicom's real report that Annex O maps is rewritten to
+    its SRT id; the output must not change: no concept modifier becomes an
+    Observation, the group keeps its bodySite.
+    """
+    original = realdata(HIGHDICOM_SR)
+    ds = pydicom.dcmread(original)
+    rewritten = 0
+    table = resources.files("dicomsel").joinpath("data/srt_sct.json").read_text("utf-8")
+    reverse = {v: k for k, v in json.loads(table)["srt_to_sct"].items()}
+    for item in _codes(ds):
+        if item.get("CodingSchemeDesignator") == "SCT" and item.CodeValue in reverse:
+            item.CodeValue = reverse[item.CodeValue]
+            item.CodingSchemeDesignator = "SRT"
+            rewritten += 1
+    assert rewritten >= 10
+    legacy = tmp_path / "legacy.dcm"
+    ds.save_as(legacy)
+    expected = _resources(run_cli, original)
+    got = _resources(run_cli, legacy)
+    assert got == expected
+    sites = [
+        r["bodySite"].get("concept", r["bodySite"])["coding"][0] for r in got if "bodySite" in r
+    ]
+    assert {"system": SCT, "code": "39607008", "display": "Lung"} in sites
+    assert not any("G-C0E3" in json.dumps(r) or "363698007" in json.dumps(r) for r in got)
+
+
+# ---- PS3.16 8 / Table 8-1: coding schemes and their FHIR systems
+
+
+def test_designators_match_case_insensitively() -> None:
+    """``RadLex`` (the dicom-sr IG's own spelling) is PS3.16's ``RADLEX``."""
+    assert terminology.canonical_scheme("RadLex") == "RADLEX"
+    assert terminology.system_for_scheme("RadLex") == "http://radlex.org"
+    assert terminology.system_for_scheme("ncit") == terminology.system_for_scheme("NCIt")
+    assert coding(Code("RID10311", "RadLex", "imaging modality"))["system"] == "http://radlex.org"  # type: ignore[index]
+
+
+def test_schemes_the_ig_names_have_systems() -> None:
+    """The IG's qualitative evaluation example: 99LIDCQIICR -> http://cancerimagingarchive.net."""
+    assert terminology.system_for_scheme("99LIDCQIICR") == "http://cancerimagingarchive.net"
+    assert terminology.scheme_for_system("https://ncit.nci.nih.gov") == "NCIt"
+
+
+@pytest.mark.realdata
+def test_icd_o_2_in_real_rtstruct_has_a_system() -> None:
+    """dicompyler's RT ROI Identification code ``ICD-O-2 C44.9`` gets ICD-O's OID and edition."""
+    result = read_file(realdata("rtstruct_dicompyler_10rois.dcm"))
+    codes = [s.code for s in result.selections if s.code.scheme == "ICD-O-2"]
+    assert codes
+    out = coding(codes[0])
+    assert out is not None
+    assert out["system"] == "urn:oid:2.16.840.1.113883.6.43"
+    assert out["version"] == "2"
+    assert out["code"] == "C44.9"
+
+
+def _private_scheme_sr(uid: str) -> Dataset:
+    """The real dcmjs report, its private ``99dcmjs`` scheme declared with a Coding Scheme UID."""
+    ds = pydicom.dcmread(realdata("sr_tid1500_dcmjs_small_scoord.dcm"))
+    (declared,) = ds.CodingSchemeIdentificationSequence
+    declared.CodingSchemeUID = uid
+    # a qualitative evaluation in that scheme, in the measurement group
+    group = next(
+        it
+        for _, it in content_items(ds)
+        if it.get("ValueType") == "CONTAINER"
+        and it.ConceptNameCodeSequence[0].CodeValue == "125007"
+    )
+    item = Dataset()
+    item.RelationshipType = "CONTAINS"
+    item.ValueType = "CODE"
+    name = Dataset()
+    name.CodeValue, name.CodingSchemeDesignator, name.CodeMeaning = "2", "99dcmjs", "Shape"
+    val = Dataset()
+    val.CodeValue, val.CodingSchemeDesignator, val.CodeMeaning = "3", "99dcmjs", "Round"
+    item.ConceptNameCodeSequence = [name]
+    item.ConceptCodeSequence = [val]
+    group.ContentSequence.append(item)
+    buf = io.BytesIO()
+    ds.save_as(buf)
+    return pydicom.dcmread(io.BytesIO(buf.getvalue()))
+
+
+@pytest.mark.realdata
+def test_private_scheme_declared_with_a_uid_gets_urn_oid() -> None:
+    """PS3.3 C.12.1.1.2 Coding Scheme Identification Sequence: Coding Scheme UID -> urn:oid:."""
+    result = read_dataset(_private_scheme_sr("1.2.3.4.5.6"), options=None)
+    evaluation = [o for o in result.observations if o.code.value == "2"]
+    assert evaluation
+    assert coding(evaluation[0].code)["system"] == "urn:oid:1.2.3.4.5.6"  # type: ignore[index]
+    assert evaluation[0].value_code is not None
+    assert coding(evaluation[0].value_code)["system"] == "urn:oid:1.2.3.4.5.6"  # type: ignore[index]
+    # without a UID it stays without system, reported by the writer
+    plain = read_file(realdata("sr_tid1500_dcmjs_small_scoord.dcm"))
+    warnings: list[str] = []
+    procedure = [o for o in plain.observations if o.code.scheme == "99dcmjs"]
+    for o in procedure:
+        assert "system" not in (coding(o.code, warnings) or {})
+
+
+# ---- the IG's Observation mapping
+
+
+@pytest.mark.realdata
+def test_num_carries_its_groups_finding_site_and_content_time(run_cli: Any) -> None:
+    """TID 1419 Finding Site is the group's concept modifier: its NUMs' bodySite too (the IG);
+    effectiveDateTime is Observation DateTime, else Content Date/Time (the IG)."""
+    path = realdata(HIGHDICOM_SR)
+    ds = pydicom.dcmread(path)
+    got = _resources(run_cli, path)
+    diameters = [
+        r
+        for r in got
+        if r["resourceType"] == "Observation" and r["code"]["coding"][0]["code"] == "81827009"
+    ]
+    with_site = [d for d in diameters if "bodySite" in d]
+    assert len(with_site) == 1  # only the group with Finding Site = Lung has one
+    assert with_site[0]["bodySite"]["coding"][0]["code"] == "39607008"
+    content = f"{ds.ContentDate[:4]}-{ds.ContentDate[4:6]}-{ds.ContentDate[6:]}T"
+    content += f"{ds.ContentTime[:2]}:{ds.ContentTime[2:4]}:{ds.ContentTime[4:6]}"
+    for r in got:
+        if r["resourceType"] == "Observation":
+            assert r["effectiveDateTime"].startswith(content)
+            assert r["effectiveDateTime"].endswith("+00:00")
