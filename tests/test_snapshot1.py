@@ -195,8 +195,8 @@ def test_shape_of_one_resource() -> None:
         }
     ]
     assert res["bodySite"] == {
-        "system": "http://snomed.info/srt",
-        "code": "T-D0010",
+        "system": "http://snomed.info/sct",
+        "code": "38266002",
         "display": "Entire body",
     }
     assert "status" not in res and "seriesNumber" not in res
