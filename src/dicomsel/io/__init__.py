@@ -1,7 +1,8 @@
-"""Sources and sinks of a pipeline run: files and datasets in memory today.
+"""Sources and sinks of a pipeline run: files, datasets in memory, PACS, FHIR servers.
 
-DICOMweb, DIMSE and FHIR-server kinds arrive with the export job; each
-implements :class:`Source` or :class:`Sink`.
+The PACS and FHIR-server kinds (:mod:`dicomsel.io.dicomweb`,
+:mod:`dicomsel.io.dimse`, :mod:`dicomsel.io.fhirserver`) are imported from their
+modules, so that ``import dicomsel`` does not import the network libraries.
 """
 
 from __future__ import annotations
