@@ -251,3 +251,22 @@ def test_real_pet_folder(run_cli: Any) -> None:
     assert sorted(i["uid"] for i in manifest["instance"]) == sorted(
         i["uid"] for i in res["instance"]
     )
+
+
+def test_negative_series_number_is_left_out_with_a_warning(tmp_path: Path) -> None:
+    """IS admits -1 (a viewer's GSPS in realdata has it); R5 seriesNumber is an unsignedInt."""
+    import pydicom
+
+    from dicomsel import convert
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"), stop_before_pixels=True)
+    ds.SeriesNumber = -1
+    path = tmp_path / "neg.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    batch = convert([str(path)])
+    (outcome,) = batch.outcomes
+    assert outcome.status == "converted"
+    assert any("SeriesNumber (0020,0011) -1 is negative" in w for w in outcome.warnings)
+    (sel,) = [r for r in batch.all_resources() if r["resourceType"] == "ImagingSelection"]
+    assert "seriesNumber" not in sel
+    resources_of(json.dumps(sel))

@@ -171,10 +171,16 @@ def _int(ds: Dataset, tag: int, keyword: str, ctx: ReadContext) -> int | None:
     if raw is None:
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         ctx.warn(f"{attr_name(keyword)} {raw!r} is not a number: left out")
         return None
+    if value < 0:  # IS may be negative; Series/Instance Number and a count may not
+        ctx.warn(
+            f"{attr_name(keyword)} {value} is negative (FHIR unsignedInt cannot carry it): left out"
+        )
+        return None
+    return value
 
 
 def _uid_or_none(ds: Dataset, tag: int, keyword: str, ctx: ReadContext) -> str | None:
