@@ -125,7 +125,7 @@ def test_export_with_state_on_dask(tmp_path: Path, cluster: Any) -> None:
         "--state", tmp_path / "dask.sqlite", "--timezone", "+00:00",
         "--executor", "dask", "--scheduler", cluster.scheduler_address,
     )  # fmt: skip
-    assert "150 instance(s) done by an earlier run, 0 to export" in again.stderr
+    assert "0 instance(s) to export, 150 done by an earlier run" in again.stderr
     assert (tmp_path / "dask.ndjson").read_bytes() == before
 
 
