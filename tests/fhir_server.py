@@ -27,7 +27,8 @@ standard library only (``http.server.ThreadingHTTPServer`` in a thread, on
   :meth:`require_token` (401 without it) and :meth:`flaky` (429 or 503 now and then).
 
 Use it as a context manager (``with FhirTestServer() as server:``) or with
-``start()`` / ``stop()``; ``server.base`` is its base URL.
+``start()`` / ``stop()``; ``server.base`` is its base URL. Given ``certfile`` and
+``keyfile`` it speaks HTTPS.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import copy
 import datetime as dt
 import json
 import random
+import ssl
 import threading
 import time
 from collections import deque
@@ -122,6 +124,11 @@ def _validate(resource: dict[str, Any]) -> None:
 class FhirTestServer:
     """The loopback FHIR R5 test server (see the module's text).
 
+    Parameters
+    ----------
+    certfile, keyfile : str or None
+        A PEM certificate and key: the server speaks HTTPS.
+
     Attributes
     ----------
     base : str
@@ -136,7 +143,8 @@ class FhirTestServer:
         Every request, in the order they arrived.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, certfile: str | None = None, keyfile: str | None = None) -> None:
+        self._tls = (certfile, keyfile) if certfile else None
         self.base = ""
         self.max_entries: int | None = None
         self.locate = True
@@ -163,7 +171,13 @@ class FhirTestServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self._httpd.server_address[1]}{_PATH}"
+        scheme = "http"
+        if self._tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self._tls)
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
+            scheme = "https"
+        self.base = f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}{_PATH}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
@@ -199,7 +213,8 @@ class FhirTestServer:
         ``what`` is an HTTP status (with an OperationOutcome unless ``outcome`` is False,
         and ``Retry-After: retry_after``, seconds or an HTTP-date, when given), ``"drop"``
         (the connection closed without an answer) or ``"stall"`` (no answer for
-        :attr:`stall_seconds`, then the connection closed).
+        :attr:`stall_seconds`, then the connection closed), or ``"ok"``: processed as
+        usual (to place a failure after some transactions).
         """
         with self._lock:
             after = None if retry_after is None else str(retry_after)
@@ -429,6 +444,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._answer(404, _outcome(f"no {self.path}", "not-found"))
                 return
             scripted = self.owner._scripted()
+            if scripted is not None and scripted[0] == "ok":
+                scripted = None
             if scripted is not None and scripted[0] in ("drop", "stall"):
                 if scripted[0] == "stall":
                     time.sleep(self.owner.stall_seconds)

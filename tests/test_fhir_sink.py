@@ -13,6 +13,7 @@ import email.utils
 import json
 import logging
 import math
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -278,6 +279,29 @@ def test_retries_exhausted_raise_naming_the_base_and_status(
     sink.close(commit=False)
 
 
+def test_after_giving_up_the_entries_stay_buffered_and_a_later_flush_stores_them(
+    server: FhirTestServer, real: list[dict[str, Any]]
+) -> None:
+    bad = real[40]
+    server.reject(ref(bad), 422, "bad")
+    server.locate = False
+    sink = make_sink(server, batch_size=100, retries=1)
+    sink.write(real)
+    # the whole batch fails (422), its first half is stored, then the server fails for good
+    for what in ("ok", "ok", 503, 503):
+        server.fail_next(what)
+    with pytest.raises(FhirServerError):
+        sink.flush()
+    assert [t.status for t in server.transactions()] == [422, 200, 503, 503]
+    assert len(server.resources()) == 30
+    assert sink.stored == 0 and sink.rejected == []  # nothing of the batch counted yet
+    rejected = sink.flush()
+    sink.close()
+    assert [r.ref for r in rejected] == [ref(bad)] and sink.rejected == rejected
+    assert sink.stored == len(real) - 1
+    assert_stored_once(server, [r for r in real if r is not bad])
+
+
 # ---- 413
 
 
@@ -513,3 +537,40 @@ def test_a_resource_without_id_is_refused(server: FhirTestServer) -> None:
     with pytest.raises(InvalidInputError, match=r"resource 0 .* no resourceType or id"):
         sink.write([{"resourceType": "ImagingSelection"}])
     sink.close(commit=False)
+
+
+# ---- TLS
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1, made by openssl."""
+    from validators import require
+
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(
+        [require("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_tls_is_verified_and_a_ca_bundle_trusts_the_server(
+    certificate: tuple[str, str], samples: list[dict[str, Any]]
+) -> None:
+    cert, key = certificate
+    with FhirTestServer(certfile=cert, keyfile=key) as server:
+        assert server.base.startswith("https://")
+        waits = Waits()
+        sink = make_sink(server, waits)
+        sink.write(samples)
+        with pytest.raises(FhirServerError, match="TLS failed") as caught:
+            sink.flush()
+        assert "ca_bundle" in str(caught.value) and waits == []  # not retried
+        sink.close(commit=False)
+        assert server.requests == []  # never got past the handshake
+        send(make_sink(server, ca_bundle=cert), samples)
+        assert_stored_once(server, samples)

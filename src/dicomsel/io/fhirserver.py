@@ -138,6 +138,11 @@ def _named_entries(outcome: dict[str, Any], count: int) -> dict[int, str]:
     return {i: "; ".join(t) or _diagnostics(outcome) for i, t in named.items()}
 
 
+def _short(error: Exception, limit: int = 300) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _is_outcome(body: Any) -> bool:
     return isinstance(body, dict) and body.get("resourceType") == "OperationOutcome"
 
@@ -227,6 +232,8 @@ class FhirServerSink:
         self._buffer: list[_Entry] = []
         self._refs: set[str] = set()
         self._since_flush: list[Rejection] = []
+        self._batch_stored = 0
+        self._batch_rejected: list[Rejection] = []
         self._closed = False
 
     def __repr__(self) -> str:
@@ -327,16 +334,23 @@ class FhirServerSink:
     # ---- sending
 
     def _send_buffer(self, count: int) -> None:
-        batch = self._buffer[:count]
-        self._store(batch)
+        """Send the first ``count`` buffered entries; they leave the buffer once all are settled.
+
+        When the server fails for good, the entries stay buffered and nothing of the
+        batch is counted: a later flush sends them again (idempotent PUTs).
+        """
+        self._batch_stored, self._batch_rejected = 0, []
+        self._store(self._buffer[:count])
         del self._buffer[:count]
         self._refs = {e.ref for e in self._buffer}
+        self.stored += self._batch_stored
+        for r in self._batch_rejected:
+            log.warning("%s refused %s (%d): %s", self.base, r.ref, r.status, r.diagnostics)
+        self.rejected += self._batch_rejected
+        self._since_flush += self._batch_rejected
 
     def _reject(self, entry: _Entry, status: int, diagnostics: str) -> None:
-        rejection = Rejection(entry.ref, status, diagnostics)
-        log.warning("%s refused %s (%d): %s", self.base, entry.ref, status, diagnostics)
-        self.rejected.append(rejection)
-        self._since_flush.append(rejection)
+        self._batch_rejected.append(Rejection(entry.ref, status, diagnostics))
 
     def _store(self, batch: list[_Entry]) -> None:
         """Send ``batch`` until every entry is stored or rejected."""
@@ -391,7 +405,7 @@ class FhirServerSink:
             m = _STATUS_CODE.match(text) if isinstance(text, str) else None
             code = int(m.group(1)) if m else 0
             if 200 <= code < 300:
-                self.stored += 1
+                self._batch_stored += 1
                 continue
             outcome = response.get("outcome") if isinstance(response, dict) else None
             why = _diagnostics(outcome) if _is_outcome(outcome) else f"entry status {text!r}"
@@ -430,8 +444,14 @@ class FhirServerSink:
                     timeout=self.timeout,
                     verify=self._verify,
                 )
+            except requests.exceptions.SSLError as e:
+                raise FhirServerError(
+                    f"TLS failed ({_short(e)}); a server whose certificate is not signed by a "
+                    "system CA needs its CA bundle (ca_bundle)",
+                    path=self.base,
+                ) from e
             except _CONNECTION_ERRORS as e:
-                what = f"no answer ({type(e).__name__})"
+                what = f"no answer ({type(e).__name__}: {_short(e)})"
             else:
                 status = response.status_code
                 answer = _Answer(status, self._json(response))
