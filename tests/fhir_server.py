@@ -151,7 +151,7 @@ class FhirTestServer:
         self.requests: list[Received] = []
         self._lock = threading.Lock()
         self._store: dict[str, list[dict[str, Any]]] = {}
-        self._script: deque[tuple[int | str, str | None, bool]] = deque()
+        self._script: deque[tuple[int | str, dict[str, str], bool]] = deque()
         self.stall_seconds = 0.5
         self._rejects: dict[str, tuple[int, str]] = {}
         self._entry_status: dict[str, str] = {}
@@ -205,20 +205,24 @@ class FhirTestServer:
         what: int | str,
         *,
         retry_after: int | str | None = None,
+        headers: dict[str, str] | None = None,
         times: int = 1,
         outcome: bool = True,
     ) -> None:
         """Answer the next ``times`` transactions with ``what`` instead of processing them.
 
         ``what`` is an HTTP status (with an OperationOutcome unless ``outcome`` is False,
-        and ``Retry-After: retry_after``, seconds or an HTTP-date, when given), ``"drop"``
+        and ``Retry-After: retry_after``, seconds or an HTTP-date, and ``headers`` when
+        given), ``"drop"``
         (the connection closed without an answer) or ``"stall"`` (no answer for
         :attr:`stall_seconds`, then the connection closed), or ``"ok"``: processed as
         usual (to place a failure after some transactions).
         """
         with self._lock:
-            after = None if retry_after is None else str(retry_after)
-            self._script.extend([(what, after, outcome)] * times)
+            extra = dict(headers or {})
+            if retry_after is not None:
+                extra["Retry-After"] = str(retry_after)
+            self._script.extend([(what, extra, outcome)] * times)
 
     def reject(self, ref: str, status: int = 422, diagnostics: str = "rejected") -> None:
         """Make the resource ``ref`` (``Type/id``) always fail validation."""
@@ -260,14 +264,16 @@ class FhirTestServer:
     def _authorised(self, header: str | None) -> bool:
         return self._token is None or header == f"Bearer {self._token}"
 
-    def _scripted(self) -> tuple[int | str, str | None, bool] | None:
+    def _scripted(self) -> tuple[int | str, dict[str, str], bool] | None:
         with self._lock:
             if self._script:
                 return self._script.popleft()
             if self._flaky is not None:
                 p, rng = self._flaky
                 if rng.random() < p:
-                    return (429, "0", True) if rng.random() < 0.5 else (503, None, True)
+                    return (
+                        (429, {"Retry-After": "0"}, True) if rng.random() < 0.5 else (503, {}, True)
+                    )
         return None
 
     def _transaction(self, bundle: Any) -> tuple[int, dict[str, Any]]:
@@ -455,7 +461,7 @@ class _Handler(BaseHTTPRequestHandler):
             if scripted is not None:
                 status = int(scripted[0])
                 self._log(status, body, entries)
-                extra = {"Retry-After": scripted[1]} if scripted[1] is not None else {}
+                extra = scripted[1]
                 if scripted[2]:
                     self._answer(status, _outcome(f"scripted {status}", "transient"), extra)
                 else:

@@ -574,3 +574,17 @@ def test_tls_is_verified_and_a_ca_bundle_trusts_the_server(
         assert server.requests == []  # never got past the handshake
         send(make_sink(server, ca_bundle=cert), samples)
         assert_stored_once(server, samples)
+
+
+@pytest.mark.parametrize("status", [301, 307])
+def test_a_redirect_is_not_followed(
+    server: FhirTestServer, samples: list[dict[str, Any]], status: int
+) -> None:
+    server.fail_next(status, headers={"Location": f"{server.base}/elsewhere"})
+    sink = make_sink(server, token=TOKEN)
+    sink.write(samples)
+    with pytest.raises(FhirServerError, match=f"answered {status}") as caught:
+        sink.flush()
+    assert caught.value.status == status and len(server.requests) == 1
+    assert f"{server.base}/elsewhere" in str(caught.value)
+    sink.close(commit=False)

@@ -360,7 +360,7 @@ class FhirServerSink:
             answer = self._transaction(chunk)
             status, body = answer.status, answer.body
             if 200 <= status < 300:
-                self._accepted(chunk, body)
+                self._accepted(chunk, status, body)
             elif status == 413:
                 if len(chunk) == 1:
                     self._reject(chunk[0], 413, "the entry alone is larger than the server takes")
@@ -384,7 +384,7 @@ class FhirServerSink:
                     half = len(chunk) // 2
                     todo += [chunk[half:], chunk[:half]]
 
-    def _accepted(self, chunk: list[_Entry], body: Any) -> None:
+    def _accepted(self, chunk: list[_Entry], status: int, body: Any) -> None:
         entries = body.get("entry") if isinstance(body, dict) else None
         if (
             not isinstance(body, dict)
@@ -397,7 +397,7 @@ class FhirServerSink:
                 f"the server accepted a transaction of {len(chunk)} entries but did not answer "
                 "a transaction-response Bundle with as many entries",
                 path=self.base,
-                status=200,
+                status=status,
             )
         for entry, answer in zip(chunk, entries, strict=True):
             response = answer.get("response") if isinstance(answer, dict) else None
@@ -443,6 +443,7 @@ class FhirServerSink:
                     headers=self._headers(),
                     timeout=self.timeout,
                     verify=self._verify,
+                    allow_redirects=False,
                 )
             except requests.exceptions.SSLError as e:
                 raise FhirServerError(
@@ -462,8 +463,17 @@ class FhirServerSink:
                         path=self.base,
                         status=status,
                     )
-                if status < 400 or status == 413:
+                if 200 <= status < 300 or status == 413:
                     return answer
+                if status < 400:
+                    where = response.headers.get("Location")
+                    raise FhirServerError(
+                        f"the server answered {status}"
+                        + (f" (to {where})" if where else "")
+                        + ": a transaction is posted to the base URL itself, never redirected",
+                        path=self.base,
+                        status=status,
+                    )
                 if status < 500 and status not in _RETRIED_STATUS:
                     if not _is_outcome(answer.body):
                         raise FhirServerError(
