@@ -36,11 +36,36 @@ def _files() -> list[Path]:
     return sorted(REALDATA.rglob("*.dcm")) + sorted(SAMPLES.glob("*.dcm"))
 
 
+RAW_UID = "2.25.301174826343349734126318612830911208537"
+
+
+def _raw_data_bytes() -> bytes:
+    """A Raw Data Storage instance (a class no reader handles) written by pydicom."""
+    from io import BytesIO
+
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, RawDataStorage
+
+    ds = Dataset()
+    ds.SOPClassUID, ds.SOPInstanceUID = RawDataStorage, RAW_UID
+    ds.StudyInstanceUID = "2.25.301174826343349734126318612830911208538"
+    ds.SeriesInstanceUID = "2.25.301174826343349734126318612830911208539"
+    ds.PatientID, ds.Modality, ds.InstanceNumber = "RAW", "OT", 1
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = RawDataStorage
+    ds.file_meta.MediaStorageSOPInstanceUID = RAW_UID
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    out = BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
 @pytest.fixture(scope="module")
 def loaded(orthanc: Any) -> Any:
-    """Orthanc holding every real and sample file."""
+    """Orthanc holding every real and sample file, and one instance no reader handles."""
     orthanc.clear()
     orthanc.upload(_files())
+    orthanc.rest("POST", "/instances", _raw_data_bytes())
     return orthanc
 
 
@@ -108,6 +133,7 @@ def test_same_resources_as_convert(loaded: Any) -> None:
     assert converted == {o.sop_instance_uid for o in expected.outcomes if o.status == "converted"}
     # what no reader handles is skipped, not failed
     assert {o.status for o in got.outcomes} == {"converted", "skipped"}
+    assert [o.status for o in got.outcomes if o.path.endswith(RAW_UID)] == ["skipped"]
 
     # the selections name the DICOMweb base as their one endpoint
     endpoints = [r for r in got.all_resources() if r["resourceType"] == "Endpoint"]
@@ -180,13 +206,13 @@ def test_images_are_read_from_metadata_only(loaded: Any, sent: list[Sent]) -> No
     items = list(source.items())
     sent.clear()
     batch = run(source, OPTIONS)
-    images = {
-        ref_of(i).sop_instance_uid
-        for i in items
-        if i.sop_class_uid
-        and "1.2.840.10008.5.1.4.1.1.88" not in i.sop_class_uid
-        and i.sop_class_uid not in ("1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.481.3")
-    }
+    # plain images: what holds pixel data, segmentations aside (read whole: a SEG's content)
+    images = set()
+    for p in _files():
+        ds = pydicom.dcmread(p)
+        if "PixelData" in ds and ds.get("Modality") != "SEG":
+            images.add(str(ds.SOPInstanceUID))
+    assert images <= {ref_of(i).sop_instance_uid for i in items}
     assert len(images) >= 10
     for s in sent:
         assert "/frames" not in s.url and "/bulk" not in s.url and "/rendered" not in s.url
@@ -199,13 +225,14 @@ def test_images_are_read_from_metadata_only(loaded: Any, sent: list[Sent]) -> No
 
 
 def test_unsupported_classes_are_skipped_without_a_request(loaded: Any, sent: list[Sent]) -> None:
-    gsps = pydicom.dcmread(realdata("gsps_softneta_ellipse_measurement.dcm"))
     source = DicomwebSource(loaded.dicomweb)
-    (item,) = [i for i in source.items() if i.key.endswith(gsps.SOPInstanceUID)]
+    (item,) = [i for i in source.items() if i.key.endswith(RAW_UID)]
+    assert item.sop_class_uid == "1.2.840.10008.5.1.4.1.1.66"
     sent.clear()
     batch = run(_Listed(source, [item]), OPTIONS)
     assert [o.status for o in batch.outcomes] == ["skipped"]
     assert "no reader" in str(batch.outcomes[0].reason)
+    assert "Raw Data Storage" in str(batch.outcomes[0].reason)
     assert sent == []
 
 
