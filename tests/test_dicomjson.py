@@ -18,7 +18,12 @@ from pydicom.dataelem import DataElement
 from dicomsel import ConvertOptions, convert
 from dicomsel.dicom import ReadOptions, read_file
 from dicomsel.dicom.dicomjson import is_dicom_json, read_json_dataset
-from dicomsel.errors import InvalidInputError, NotDicomError, UnsupportedObjectError
+from dicomsel.errors import (
+    DicomselError,
+    InvalidInputError,
+    NotDicomError,
+    UnsupportedObjectError,
+)
 
 from conftest import REALDATA, SAMPLES, realdata
 
@@ -94,8 +99,22 @@ def test_convert_reads_json_files_as_the_dicom_files(name: str, tmp_path: Path) 
     assert [o.status for o in got.outcomes] == [o.status for o in want.outcomes]
 
 
+def _binary_as_value(obj: dict[str, Any]) -> list[str]:
+    """Binary attributes given as Value numbers (Orthanc does; PS3.18 F.2.7 does not allow it)."""
+    found = []
+    for tag, attr in obj.items():
+        if attr.get("vr") in ("OB", "OD", "OF", "OL", "OV", "OW", "UN") and "Value" in attr:
+            found.append(tag)
+        if attr.get("vr") == "SQ":
+            for item in attr.get("Value") or []:
+                found += _binary_as_value(item or {})
+    return found
+
+
 def test_orthanc_metadata_reads_as_the_file(orthanc: Any) -> None:
     from dicomweb_client import DICOMwebClient
+
+    from dicomsel.io.pacs import whole_instance
 
     files = [_path(n) for n in _names()]
     orthanc.clear()
@@ -111,9 +130,20 @@ def test_orthanc_metadata_reads_as_the_file(orthanc: Any) -> None:
         want = _read(path, options)
         if want is None:
             continue
-        got = read_json_dataset(meta, str(path), options)
-        assert (got.selections, got.observations) == (want.selections, want.observations), path
-        compared += 1
+        cut = _binary_as_value(meta)
+        try:
+            got = read_json_dataset(meta, str(path), options)
+        except DicomselError:
+            # only a reader that needs a binary value Orthanc cut may fail on its metadata;
+            # the DICOMweb source reads such an object whole, never from metadata
+            assert cut and whole_instance(ds.SOPClassUID), path
+            continue
+        for tag in cut:
+            assert any(f"{tag[:4]},{tag[4:]})" in i.reason for i in got.issues), (path, tag)
+        same = (got.selections, got.observations) == (want.selections, want.observations)
+        # plain images (read from metadata by the DICOMweb source) always read the same
+        assert same or (cut and whole_instance(ds.SOPClassUID)), path
+        compared += same
     assert compared >= 20
 
 

@@ -5,7 +5,8 @@ element by element (so that an element pydicom cannot convert is an error naming
 it, nested sequences included), then reads it as
 :func:`dicomsel.dicom.dispatch.read_dataset` reads any dataset. Bulk data is
 never fetched: no reader needs it. An element given by ``BulkDataURI`` is kept
-with an empty value; ``InlineBinary`` is decoded. Pixel Data (and Float / Double
+with an empty value (so is a binary one given as ``Value`` numbers, which PS3.18
+F.2.7 does not allow, with a warning); ``InlineBinary`` is decoded. Pixel Data (and Float / Double
 Float Pixel Data) and every element after it are left out, as the file reader
 stops before them; group 0002 elements go to the file meta, as in a file.
 """
@@ -28,13 +29,15 @@ from pydicom.tag import Tag
 from dicomsel.dicom.context import ReadOptions, ReadResult
 from dicomsel.dicom.dispatch import read_dataset
 from dicomsel.dicom.guard import deep_call
-from dicomsel.errors import InvalidInputError, Issue, NotDicomError
+from dicomsel.errors import InputWarning, InvalidInputError, Issue, NotDicomError
 from dicomsel.redact import phi_values, redact
 
 __all__ = ["is_dicom_json", "read_json_dataset", "read_json_file"]
 
 _TAG = re.compile(r"[0-9A-Fa-f]{8}")
 _VALUE_KEYS = ("Value", "BulkDataURI", "InlineBinary")
+#: the VRs whose value DICOM JSON carries as InlineBinary or BulkDataURI only (PS3.18 F.2.7)
+_BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 #: FloatPixelData, DoubleFloatPixelData, PixelData: the file reader stops at the first
 _PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
 
@@ -96,6 +99,16 @@ def _element(tag: int, mapping: Any, path: str | None, where: str) -> DataElemen
         return DataElement(tag, "SQ", Sequence(seq))
     key = keys[0] if keys else None
     value = mapping[key] if key else [""]
+    if key == "Value" and vr in _BINARY_VRS:
+        # PS3.18 F.2.7 allows only InlineBinary or BulkDataURI here; a server that sends
+        # numbers may have cut them (Orthanc 1.10 sends the first only): read as bulk data
+        warnings.warn(
+            f"{name}: {vr} given as Value, not InlineBinary (PS3.18 F.2.7): "
+            "read without its value, as bulk data",
+            InputWarning,
+            stacklevel=2,
+        )
+        key, value = "BulkDataURI", ""
     try:
         converter = JsonDataElementConverter(Dataset, f"{tag:08X}", vr, value, key, _no_bulk)
         converted = converter.get_element_values()
@@ -192,7 +205,13 @@ def read_json_dataset(
             warnings.simplefilter("always")
             ds = _build(data, path)
         phi = phi_values(ds) if caught else []
-        return ds, [f"pydicom: {redact(str(w.message), phi)}" for w in caught]
+        notes = [
+            str(w.message)
+            if issubclass(w.category, InputWarning)
+            else f"pydicom: {redact(str(w.message), phi)}"
+            for w in caught
+        ]
+        return ds, notes
 
     try:
         ds, notes = build()
