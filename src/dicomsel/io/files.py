@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from dicomsel.dicom import ReadOptions, ReadResult, read_file
+from dicomsel.dicom.dicomjson import read_json_file
 from dicomsel.errors import DicomselError
 from dicomsel.fhir import serialise
 from dicomsel.fhir.xml import serialise_xml
@@ -100,6 +101,9 @@ def _walk_folder(top: str) -> Iterator[str]:
 class FileSource:
     """DICOM files, and folders searched recursively, in the order given (folders sorted).
 
+    A file whose name ends in ``.json`` is read as a DICOM JSON dataset
+    (:mod:`dicomsel.dicom.dicomjson`); one that holds other JSON is not DICOM.
+
     Parameters
     ----------
     paths : sequence of str
@@ -125,7 +129,9 @@ class FileSource:
                 yield Item(path, explicit)
 
     def read(self, item: Item, options: ReadOptions) -> ReadResult:
-        """Read the file ``item`` names (header only)."""
+        """Read the file ``item`` names (header only); a ``.json`` file as DICOM JSON."""
+        if item.key.lower().endswith(".json"):
+            return read_json_file(item.key, options)
         if item.key != STDIN or self.stdin is None:
             return read_file(item.key, options)
         try:
