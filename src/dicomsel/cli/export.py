@@ -18,6 +18,8 @@ log = logging.getLogger("dicomsel")
 
 #: where a FHIR server's bearer token comes from when --token-file is not given
 TOKEN_VARIABLE = "DICOMSEL_FHIR_TOKEN"
+#: a DICOMweb server's bearer token, read by each process from its own environment
+DICOMWEB_TOKEN_VARIABLE = "DICOMSEL_DICOMWEB_TOKEN"
 
 
 def add_subparser(sub: Any) -> None:
@@ -126,7 +128,9 @@ def open_source(spec: str, args: argparse.Namespace) -> Any:
     if spec.startswith(("http://", "https://")):
         from dicomsel.io.dicomweb import DicomwebSource
 
-        return DicomwebSource(spec.rstrip("/"), query, ca_bundle=args.ca_bundle)
+        return DicomwebSource(
+            spec.rstrip("/"), query, token_env=DICOMWEB_TOKEN_VARIABLE, ca_bundle=args.ca_bundle
+        )
     if spec.startswith("dimse://"):
         from dicomsel.io.dimse import DimseSource
 
