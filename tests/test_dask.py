@@ -320,3 +320,34 @@ def test_bad_settings_are_refused() -> None:
     assert isinstance(executor_for("dask", 3), DaskExecutor)
     assert executor_for("dask", 3).workers == 3  # type: ignore[attr-defined]
     assert sys.modules["dicomsel.export.dask"].DEFAULT_TASK_SIZE >= 16
+
+
+@pytest.mark.parametrize("kind", ["dicomweb", "dimse"])
+def test_export_from_orthanc_on_dask(tmp_path: Path, cluster: Any, orthanc: Any, kind: str) -> None:
+    """A PACS export on the cluster: the same bytes as the local export (issue 12, item 5).
+
+    The workers retrieve the instances themselves from the item references (UIDs and
+    the source's settings), so they need network access to the PACS, as on a real cluster.
+    """
+    from pacs import CALLING_AET
+
+    orthanc.clear()
+    src = tmp_path / "in"
+    _kos(src, 10)
+    _images(src, 0, 40, series=2)
+    orthanc.upload(sorted(src.iterdir()))
+    source = orthanc.dicomweb if kind == "dicomweb" else orthanc.dimse
+    outputs = {}
+    for executor in ("local", "dask"):
+        out = tmp_path / f"{executor}.ndjson"
+        _cli(
+            "export", "--source", source, "--sink", f"ndjson:{out}", "--aet", CALLING_AET,
+            "--state", tmp_path / f"{executor}.sqlite", "--timezone", "+00:00",
+            "--executor", executor, "--jobs", "2",
+            *(("--scheduler", cluster.scheduler_address) if executor == "dask" else ()),
+        )  # fmt: skip
+        outputs[executor] = out.read_bytes()
+    assert outputs["dask"] == outputs["local"]
+    refs = _by_ref(_lines(tmp_path / "dask.ndjson"))
+    assert all(len(v) == 1 for v in refs.values())
+    assert sum(r.startswith("ImagingSelection/") for r in refs) >= 10 + 2

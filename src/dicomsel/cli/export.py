@@ -128,8 +128,10 @@ def open_source(spec: str, args: argparse.Namespace) -> Any:
     if spec.startswith(("http://", "https://")):
         from dicomsel.io.dicomweb import DicomwebSource
 
+        # the token's variable is named, never its value: each worker reads its own
+        token_env = DICOMWEB_TOKEN_VARIABLE if os.environ.get(DICOMWEB_TOKEN_VARIABLE) else None
         return DicomwebSource(
-            spec.rstrip("/"), query, token_env=DICOMWEB_TOKEN_VARIABLE, ca_bundle=args.ca_bundle
+            spec.rstrip("/"), query, token_env=token_env, ca_bundle=args.ca_bundle
         )
     if spec.startswith("dimse://"):
         from dicomsel.io.dimse import DimseSource
