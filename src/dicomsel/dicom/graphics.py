@@ -22,7 +22,7 @@ from pydicom.tag import Tag
 from dicomsel.dicom.context import ReadContext
 from dicomsel.dicom.image import Header, creator_performers, read_header
 from dicomsel.dicom.sr.concepts import IMAGE_REGION, ORIGINAL_SOURCE
-from dicomsel.dicom.values import attr_name, issued
+from dicomsel.dicom.values import issued
 from dicomsel.model import (
     Code,
     Identifier,
@@ -140,19 +140,13 @@ class Head:
         Parameters
         ----------
         ctx : ReadContext
-            Receives the warning for a negative Series or Instance Number (left out).
 
         Returns
         -------
         Selection
         """
-        h = self.header
+        h = self.header  # a negative Series/Instance Number was left out (warned) by the header
         series_number, number = h.series_number, h.instance_number
-        for keyword, n in (("SeriesNumber", series_number), ("InstanceNumber", number)):
-            if n is not None and n < 0:
-                ctx.warn(f"{attr_name(keyword)} {n} is negative: left out")
-        series_number = None if series_number is None or series_number < 0 else series_number
-        number = None if number is None or number < 0 else number
         sel = self.selection(
             self.source_key,
             ORIGINAL_SOURCE,
