@@ -11,7 +11,9 @@ times, alternating, --runs times each (default 3), whole processes:
      instances, then WADO-RS each instance's metadata (application/dicom+json);
   b) ``dicomsel export --source DICOMWEB --sink ndjson:OUT --jobs 1`` and ``--jobs 2``;
   c) ``dicomsel export --source dimse://... --jobs 1`` and ``--jobs 2`` (C-FIND, then
-     C-GET per instance: DIMSE has no metadata-only retrieve, so whole instances).
+     C-GET per instance: DIMSE has no metadata-only retrieve, so whole instances);
+  d) with --dask (issue 12): ``export --source DICOMWEB --executor dask --jobs 2`` (a
+     LocalCluster of 2 workers, start-up included) beside b)'s ``--jobs 2``.
 
 Reports instances/s (instances / median time) and the ratio of each to a), and
 the speed-up of --jobs 2 over --jobs 1. Every export's NDJSON must be identical
@@ -80,6 +82,8 @@ def main() -> int:
     parser.add_argument("--instances", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--dask", action="store_true", help="add the Dask row (issue 12)")
+    parser.add_argument("--no-dimse", action="store_true", help="leave out the DIMSE rows")
     args = parser.parse_args()
     from pacs import CALLING_AET, start_orthanc
 
@@ -94,21 +98,34 @@ def main() -> int:
             cmds: dict[str, list[str]] = {
                 "dicomweb-client loop": [sys.executable, "-c", LOOP, orthanc.dicomweb]
             }
-            for name, source in (("DICOMweb", orthanc.dicomweb), ("DIMSE", dimse)):
+            sources = [("DICOMweb", orthanc.dicomweb)]
+            if not args.no_dimse:
+                sources.append(("DIMSE", dimse))
+            for name, source in sources:
                 for jobs in (1, 2):
                     cmds[f"export {name} --jobs {jobs}"] = [
                         sys.executable, "-m", "dicomsel", "export", "--source", source,
                         "--sink", f"ndjson:{base / (name + str(jobs))}.ndjson",
                         "--aet", CALLING_AET, "--jobs", str(jobs), "--timezone", "+00:00",
                     ]  # fmt: skip
+            if args.dask:
+                cmds["export DICOMweb dask 2 workers"] = [
+                    *cmds["export DICOMweb --jobs 2"][:-8],
+                    "--sink", f"ndjson:{base / 'dask'}.ndjson", "--aet", CALLING_AET,
+                    "--executor", "dask", "--jobs", "2", "--timezone", "+00:00",
+                ]  # fmt: skip
             times: dict[str, list[float]] = {k: [] for k in cmds}
             run(cmds["dicomweb-client loop"], env)  # warm-up (Orthanc's caches, the OS's)
             for _ in range(args.runs):
                 for name, cmd in cmds.items():
                     elapsed, _ = run(cmd, env)
                     times[name].append(elapsed)
-            outputs = {n: (base / f"{n}.ndjson").read_bytes() for n in ("DICOMweb1", "DIMSE1")}
-            for name in ("DICOMweb", "DIMSE"):
+            names = [n for n, _ in sources]
+            outputs = {f"{n}1": (base / f"{n}1.ndjson").read_bytes() for n in names}
+            if args.dask:
+                dask_out = (base / "dask.ndjson").read_bytes()
+                assert dask_out == outputs["DICOMweb1"], "Dask output differs"
+            for name in names:
                 second = (base / f"{name}2.ndjson").read_bytes()
                 assert second == outputs[f"{name}1"], f"{name}: --jobs 2 output differs"
         finally:
@@ -121,7 +138,7 @@ def main() -> int:
     speedups = {
         n: statistics.median(times[f"export {n} --jobs 1"])
         / statistics.median(times[f"export {n} --jobs 2"])
-        for n in ("DICOMweb", "DIMSE")
+        for n in names
     }
     if args.json:
         print(json.dumps({"rows": rows, "jobs2_speedup": speedups}, indent=2))
