@@ -232,3 +232,56 @@ def test_real_seg_sources_are_not_shipped(tmp_path: Path) -> None:
     seg = realdata("seg_dcmqi_5segments_overlap.dcm")
     with pytest.raises(InvalidInputError, match="is not in"):
         render([seg], str(tmp_path), str(tmp_path))
+
+
+@pytest.mark.realdata
+def test_real_seg_outlines_on_generated_sources(tmp_path: Path) -> None:
+    """dcmqi's 5-segment SEG on CT images generated with its source UIDs and size (512x512).
+
+    The images are not shipped; only their UIDs and size matter to where the outline lies.
+    highdicom reads each segment's mask per source image; every boundary pixel of it (a mask
+    pixel with a 4-neighbour outside the mask or the frame) is drawn, and nothing else.
+    """
+    hd = pytest.importorskip("highdicom")
+    import pydicom
+
+    path = realdata("seg_dcmqi_5segments_overlap.dcm")
+    seg = hd.seg.segread(path)
+    images = tmp_path / "img"
+    images.mkdir()
+    uids = sorted(u for _, _, u in seg.get_source_image_uids())
+    for i, uid in enumerate(uids):
+        _image(images / f"ct{i}.dcm", uid, size=512)
+        ds = pydicom.dcmread(images / f"ct{i}.dcm")
+        ds.BitsStored, ds.HighBit = 16, 15  # the ramp reaches 10220
+        ds.save_as(images / f"ct{i}.dcm", enforce_file_format=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    pngs = render([path], str(images), str(out))
+    numbers = [int(d.SegmentNumber) for d in seg.SegmentSequence]
+    expected_names = []
+    for uid in uids:
+        masks = seg.get_pixels_by_source_instance(
+            [uid], combine_segments=False, skip_overlap_checks=True, ignore_spatial_locations=True
+        )[0]
+        for k, n in enumerate(numbers):
+            mask = masks[..., k].astype(bool)
+            if not mask.any():
+                continue
+            expected_names.append(f"{uid}-f1-s{n}.png")
+            inside = {(int(x), int(y)) for y, x in zip(*np.nonzero(mask), strict=True)}
+            ring = {
+                (x, y)
+                for x, y in inside
+                if any(p not in inside for p in ((x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)))
+            }
+            png = str(out / f"{uid}-f1-s{n}.png")
+            lab = seg.SegmentSequence[k].RecommendedDisplayCIELabValue
+            colour = hd.color.CIELabColor.from_dicom_value([int(v) for v in lab]).to_rgb(clip=True)
+            arr = np.asarray(Image.open(png).convert("RGB"))[:512]
+            (x0, y0) = min(ring)
+            got = tuple(int(v) for v in arr[y0, x0])
+            assert all(abs(a - b) <= 1 for a, b in zip(got, colour, strict=True))
+            assert _coloured(png, got) == ring, (uid, n)
+    assert sorted(Path(p).name for p in pngs) == sorted(expected_names)
+    assert len(pngs) == 7  # 5 segments, overlapping, over 3 source images
