@@ -285,3 +285,23 @@ def test_real_seg_outlines_on_generated_sources(tmp_path: Path) -> None:
             assert _coloured(png, got) == ring, (uid, n)
     assert sorted(Path(p).name for p in pngs) == sorted(expected_names)
     assert len(pngs) == 7  # 5 segments, overlapping, over 3 source images
+
+
+def test_a_seg_frame_without_source_is_a_warning(tmp_path: Path) -> None:
+    hd = pytest.importorskip("highdicom")
+    import pydicom
+
+    from dicomsel.errors import InputWarning
+
+    images = tmp_path / "img"
+    images.mkdir()
+    sources = [_ct_slice(images / "ct0.dcm", generate_uid(), 0)]
+    masks = np.zeros((1, 48, 48), dtype=bool)
+    masks[0, 5:9, 5:9] = True
+    seg = tmp_path / "seg.dcm"
+    _seg(seg, sources, masks, "BINARY", hd.color.CIELabColor.from_rgb(0, 0, 255))
+    ds = pydicom.dcmread(seg)
+    del ds.PerFrameFunctionalGroupsSequence[0].DerivationImageSequence
+    ds.save_as(seg)
+    with pytest.warns(InputWarning, match="frame 1 names no source image"):
+        assert render([str(seg)], str(images), str(tmp_path)) == []
