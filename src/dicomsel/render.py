@@ -9,6 +9,7 @@ the top-left pixel, so pixel (c, r) is drawn for the point (c + 0.5, r + 0.5).
 The frame is shown at its own size, windowed by its VOI LUT / Window Center
 and Width, else by the 1st-99th percentile of its values; a caption band below
 it names the region's concept and, for a measurement, its value and unit.
+A SEG's segments are drawn as their masks' outlines (:mod:`dicomsel.render_seg`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 
 from dicomsel.errors import DicomselError, InvalidInputError
 from dicomsel.model import Region2D, RegionType2D
+from dicomsel.render_seg import is_seg, segment_outlines
 
 __all__ = ["COLOUR", "Overlay", "overlays", "render"]
 
@@ -168,13 +170,57 @@ def _draw(draw: Any, region: Region2D) -> None:
         draw.line(pts, fill=COLOUR, width=1)
 
 
+def _caption(image: Any, caption: str) -> Any:
+    from PIL import Image, ImageDraw
+
+    canvas = Image.new("RGB", (image.width, image.height + _CAPTION), (0, 0, 0))
+    canvas.paste(image, (0, 0))
+    ImageDraw.Draw(canvas).text((2, image.height + 1), caption, fill=(255, 255, 255))
+    return canvas
+
+
+def _render_seg(path: str, images: dict[str, str], image_dir: str, out_dir: str) -> list[str]:
+    """Each segment's mask outline on its source frames, in the segment's colour."""
+    from PIL import Image
+
+    written = []
+    for seg in segment_outlines(path, COLOUR):
+        image = images.get(seg.sop_instance_uid)
+        if image is None:
+            raise InvalidInputError(
+                f"source image {seg.sop_instance_uid} is not in {image_dir}",
+                path=path,
+                attribute="ReferencedSOPInstanceUID",
+            )
+        pixels = np.array(Image.fromarray(_frame(image, seg.frame)).convert("RGB"))
+        if pixels.shape[:2] != seg.pixels.shape:
+            raise InvalidInputError(
+                f"segment {seg.segment_number}: {seg.pixels.shape[1]}x{seg.pixels.shape[0]} "
+                f"frame on a {pixels.shape[1]}x{pixels.shape[0]} source frame {seg.frame} "
+                f"of {seg.sop_instance_uid}",
+                path=path,
+                attribute="Rows, Columns",
+            )
+        pixels[seg.pixels] = seg.colour
+        canvas = _caption(Image.fromarray(pixels), f"{seg.segment_number} {seg.label}")
+        name = f"{seg.sop_instance_uid}-f{seg.frame}-s{seg.segment_number}.png"
+        target = os.path.join(out_dir, name)
+        canvas.save(target, format="PNG", optimize=False)
+        written.append(target)
+    return written
+
+
 def render(inputs: Iterable[str], image_dir: str, out_dir: str) -> list[str]:
     """Draw every 2D region of ``inputs`` on its frame; write one PNG per region.
+
+    A DICOM SEG is drawn as each segment's mask outline on each of its source
+    frames (:func:`dicomsel.render_seg.segment_outlines`), in the segment's
+    colour, one PNG ``<source SOP Instance UID>-f<frame>-s<segment>.png`` each.
 
     Parameters
     ----------
     inputs : iterable of str
-        DICOM (SR, KOS, ...) or FHIR files with 2D regions.
+        DICOM (SR, KOS, SEG, ...) or FHIR files with 2D regions.
     image_dir : str
         Folder (searched recursively) with the referenced images.
     out_dir : str
@@ -200,7 +246,10 @@ def render(inputs: Iterable[str], image_dir: str, out_dir: str) -> list[str]:
     images = _index(image_dir)
     written: list[str] = []
     counts: dict[tuple[str, int], int] = {}
-    for path in inputs:
+    for path in map(os.fspath, inputs):
+        if is_seg(path):
+            written.extend(_render_seg(path, images, image_dir, out_dir))
+            continue
         for ov in overlays(path):
             image = images.get(ov.sop_instance_uid)
             if image is None:
