@@ -79,6 +79,26 @@ def _convert(src: Path, out: Path) -> list[str]:
     return _lines(out)
 
 
+def _kill_three_times(argv: list[str], seed: int, low: float, high: float) -> None:
+    """Start ``argv`` three times (--jobs 1, 2, 1) and kill -9 its process group each time."""
+    rng = random.Random(seed)
+    killed = 0
+    for k in range(3):
+        proc = subprocess.Popen(
+            [*argv, "--jobs", str(1 + k % 2)],
+            env=_ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        time.sleep(rng.uniform(low, high))
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # the driver and its workers
+            killed += 1
+        proc.wait()
+    assert killed, "the export ended before any kill: make the input bigger"
+
+
 def test_export_of_a_folder_is_convert(tmp_path: Path) -> None:
     """Without --state, and with a new one: the NDJSON convert writes, byte for byte."""
     inputs = [SAMPLES, tmp_path / "real"]
@@ -209,22 +229,7 @@ def test_kill_9_three_times_then_every_resource_once(tmp_path: Path) -> None:
         *_CLI, "export", "--source", str(src), "--sink", f"ndjson:{out}",
         "--state", str(state), "--timezone", "+00:00",
     ]  # fmt: skip
-    rng = random.Random(11)
-    killed = 0
-    for k in range(3):
-        proc = subprocess.Popen(
-            [*argv, "--jobs", str(1 + k % 2)],
-            env=_ENV,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        time.sleep(rng.uniform(1.0, 3.0))
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            killed += 1
-        proc.wait()
-    assert killed, "the export ended before any kill: make the input bigger"
+    _kill_three_times(argv, seed=11, low=1.0, high=3.0)
     with sqlite3.connect(state) as db:  # some progress was recorded before the kills
         assert db.execute("SELECT count(*) FROM item").fetchone()[0] > 0
     done = subprocess.run(argv, env=_ENV, capture_output=True, text=True, check=False)

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +19,7 @@ import pytest
 
 from conftest import REALDATA, SAMPLES, realdata_files
 from pacs import CALLING_AET
-from test_export import _CLI, _ENV, _by_ref, _cli, _images, _kos, _lines
+from test_export import _CLI, _ENV, _by_ref, _cli, _images, _kill_three_times, _kos, _lines
 
 
 def _files() -> list[Path]:
@@ -147,22 +144,7 @@ def test_kill_9_three_times_during_a_pacs_export(orthanc: Any, tmp_path: Path) -
         *_CLI, "export", "--source", orthanc.dicomweb, "--sink", f"ndjson:{out}",
         "--state", str(state), "--timezone", "+00:00",
     ]  # fmt: skip
-    rng = random.Random(2026)
-    killed = 0
-    for k in range(3):
-        proc = subprocess.Popen(
-            [*argv, "--jobs", str(1 + k % 2)],
-            env=_ENV,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        time.sleep(rng.uniform(2.0, 5.0))
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            killed += 1
-        proc.wait()
-    assert killed, "the export ended before any kill: make the input bigger"
+    _kill_three_times(argv, seed=2026, low=2.0, high=5.0)
     done = subprocess.run(argv, env=_ENV, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     lines = _lines(out)

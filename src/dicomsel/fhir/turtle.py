@@ -37,6 +37,7 @@ from typing import Any
 
 from dicomsel.errors import InvalidInputError
 from dicomsel.fhir.bundle import serialise
+from dicomsel.fhir.models import r5_model_class, unwrap_annotation
 from dicomsel.fhir.snapshot1.validate import schema as s1_schema
 from dicomsel.fhir.snapshot1.write import NAME as SNAPSHOT1
 
@@ -80,23 +81,6 @@ _Node = tuple[str, Any]
 # ---- the definitions
 
 
-def _unwrap(annotation: Any) -> tuple[Any, bool]:
-    many = False
-    a = annotation
-    while True:
-        origin = typing.get_origin(a)
-        if origin is typing.Annotated:
-            return a, many
-        args = [x for x in typing.get_args(a) if x is not type(None)]
-        if origin in (list, typing.List) and args:  # noqa: UP006
-            many = True
-            a = args[0]
-        elif args and origin is not None:
-            a = args[0]
-        else:
-            return a, many
-
-
 def _primitive_name(t: Any) -> str:
     if typing.get_origin(t) is typing.Annotated:
         meta = typing.get_args(t)[1:]
@@ -105,15 +89,6 @@ def _primitive_name(t: Any) -> str:
             return name[0].lower() + name[1:]
         t = typing.get_args(t)[0]
     return {bool: "boolean", int: "integer", float: "decimal"}.get(t, "string")
-
-
-def _r5_class(resource_type: str) -> Any:
-    from fhir.resources import get_fhir_model_class
-
-    try:
-        return get_fhir_model_class(resource_type)
-    except KeyError:
-        raise InvalidInputError(f"unknown FHIR resource type {resource_type!r}") from None
 
 
 @cache
@@ -127,7 +102,7 @@ def _r5_elements(cls: Any) -> tuple[tuple[str, ...], dict[str, _Elem]]:
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         base = extra.get("one_of_many")
         choice = str(base) if base else None
-        t, many = _unwrap(field.annotation)
+        t, many = unwrap_annotation(field.annotation)
         if hasattr(t, "get_model_klass"):
             klass = t.get_model_klass()
             names = {c.__name__ for c in klass.__mro__}
@@ -150,7 +125,7 @@ def _s1_elements(name: str) -> tuple[tuple[str, ...], dict[str, _Elem]]:
     schema = s1_schema()
     node = schema if name == "ImagingSelection" else schema["$defs"][name]
     if "properties" not in node:  # Meta, Extension: R5's own definition
-        return _r5_elements(_r5_class(name))
+        return _r5_elements(r5_model_class(name))
     order: list[str] = []
     elems: dict[str, _Elem] = {}
     for prop, spec in node["properties"].items():
@@ -183,7 +158,7 @@ def _elements(node: _Node) -> tuple[tuple[str, ...], dict[str, _Elem]]:
 def _resource_node(resource_type: str, flavour: str) -> _Node:
     if flavour == SNAPSHOT1 and resource_type == "ImagingSelection":
         return ("s1", "ImagingSelection")
-    return ("r5", _r5_class(resource_type))
+    return ("r5", r5_model_class(resource_type))
 
 
 # ---- literals
@@ -363,7 +338,7 @@ class _Writer:
                     if target:
                         props.append([f"fhir:link {_iri(target)}"])
             if isinstance(ext, dict):
-                node = ("r5", _r5_class("Element"))
+                node = ("r5", r5_model_class("Element"))
                 props += self.properties(ext, node, "Element", "element", inner, where)
             return _node(props, pad)
         if not isinstance(value, dict):

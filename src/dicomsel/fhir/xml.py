@@ -31,6 +31,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from dicomsel.errors import InvalidInputError
 from dicomsel.fhir.bundle import serialise
+from dicomsel.fhir.models import r5_model_class, unwrap_annotation
 from dicomsel.fhir.snapshot1.validate import schema as s1_schema
 from dicomsel.fhir.snapshot1.write import NAME as SNAPSHOT1
 from dicomsel.fhir.text import clean_string, removal_warning
@@ -59,23 +60,6 @@ _Type = tuple[str, Any]
 # ---- R5: fhir.resources' models
 
 
-def _unwrap(annotation: Any) -> tuple[Any, bool]:
-    many = False
-    a = annotation
-    while True:
-        origin = typing.get_origin(a)
-        if origin is typing.Annotated:
-            return a, many
-        args = [x for x in typing.get_args(a) if x is not type(None)]
-        if origin in (list, typing.List) and args:  # noqa: UP006
-            many = True
-            a = args[0]
-        elif args and origin is not None:
-            a = args[0]
-        else:
-            return a, many
-
-
 def _json_type(annotated: Any) -> str:
     base = typing.get_args(annotated)[0] if typing.get_origin(annotated) else annotated
     if base is bool:
@@ -93,7 +77,7 @@ def _r5_children(cls: Any) -> tuple[list[str], dict[str, _Child]]:
     children: dict[str, _Child] = {}
     for fname, field in cls.model_fields.items():
         name = field.alias or fname
-        t, many = _unwrap(field.annotation)
+        t, many = unwrap_annotation(field.annotation)
         if name == "div" and cls.__name__ == "Narrative":
             children[name] = _Child("xhtml", None, False)
         elif hasattr(t, "get_model_klass"):
@@ -105,15 +89,6 @@ def _r5_children(cls: Any) -> tuple[list[str], dict[str, _Child]]:
         else:
             children[name] = _Child("primitive", None, many, _json_type(t))
     return order, children
-
-
-def _r5_class(resource_type: str) -> Any:
-    from fhir.resources import get_fhir_model_class
-
-    try:
-        return get_fhir_model_class(resource_type)
-    except KeyError:
-        raise InvalidInputError(f"unknown FHIR resource type {resource_type!r}") from None
 
 
 # ---- Snapshot #1: the project's schema
@@ -129,7 +104,7 @@ def _s1_children(name: str) -> tuple[list[str], dict[str, _Child]]:
     schema = s1_schema()
     node = schema if name == "ImagingSelection" else schema["$defs"][name]
     if "properties" not in node:  # Meta, Extension: R5's own definition
-        klass = _r5_class(name)
+        klass = r5_model_class(name)
         return _r5_children(klass)
     order, children = [], {}
     for prop, spec in node["properties"].items():
@@ -165,7 +140,7 @@ def _children(t: _Type) -> tuple[list[str], dict[str, _Child]]:
 def _resource_type(resource_type: str, flavour: str) -> _Type:
     if flavour == SNAPSHOT1 and resource_type == "ImagingSelection":
         return ("s1", "ImagingSelection")
-    return ("r5", _r5_class(resource_type))
+    return ("r5", r5_model_class(resource_type))
 
 
 # ---- JSON -> XML
@@ -269,7 +244,7 @@ class _Writer:
             exts = ext.get("extension") if isinstance(ext, dict) else None
             if exts:
                 self.lines.append(f"{pad}<{name}{attrs}>")
-                t = ("r5", _r5_class("Extension"))
+                t = ("r5", r5_model_class("Extension"))
                 for e in exts:
                     self.element("extension", e, None, _Child("complex", t, True), depth + 1)
                 self.lines.append(f"{pad}</{name}>")
@@ -430,7 +405,7 @@ def _read(elem: ET.Element, t: _Type, flavour: str, where: str) -> dict[str, Any
             ext: dict[str, Any] = {}
             if "id" in sub.attrib:
                 ext["id"] = sub.attrib["id"]
-            exts = [_read(e, ("r5", _r5_class("Extension")), flavour, path) for e in sub]
+            exts = [_read(e, ("r5", r5_model_class("Extension")), flavour, path) for e in sub]
             if exts:
                 ext["extension"] = exts
             if child.many:
