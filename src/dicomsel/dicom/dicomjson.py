@@ -38,6 +38,14 @@ _TAG = re.compile(r"[0-9A-Fa-f]{8}")
 _VALUE_KEYS = ("Value", "BulkDataURI", "InlineBinary")
 #: the VRs whose value DICOM JSON carries as InlineBinary or BulkDataURI only (PS3.18 F.2.7)
 _BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
+#: VRs whose JSON Value is a list of strings (PS3.18 F.2.3): read without pydicom's
+#: converter, whose construction (inspect.signature of the bulk data handler, per element)
+#: was most of the time of reading WADO-RS metadata; the result is the same element
+_STRING_VRS = frozenset(
+    {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "SH", "ST", "TM", "UC", "UI", "UR", "UT"}
+)
+#: VRs whose JSON Value is a list of numbers
+_NUMBER_VRS = frozenset({"FL", "FD", "SL", "SS", "UL", "US", "SV", "UV"})
 #: FloatPixelData, DoubleFloatPixelData, PixelData: the file reader stops at the first
 _PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
 
@@ -99,6 +107,9 @@ def _element(tag: int, mapping: Any, path: str | None, where: str) -> DataElemen
         return DataElement(tag, "SQ", Sequence(seq))
     key = keys[0] if keys else None
     value = mapping[key] if key else [""]
+    fast = _plain_values(vr, key, value)
+    if fast is not None:
+        return DataElement(tag, vr, fast, validation_mode=config.IGNORE)
     if key == "Value" and vr in _BINARY_VRS:
         # PS3.18 F.2.7 allows only InlineBinary or BulkDataURI here; a server that sends
         # numbers may have cut them (Orthanc 1.10 sends the first only): read as bulk data
@@ -123,6 +134,27 @@ def _element(tag: int, mapping: Any, path: str | None, where: str) -> DataElemen
         raise InvalidInputError(
             f"cannot be converted ({type(e).__name__}: {reason})", path=path, attribute=name
         ) from e
+
+
+def _plain_values(vr: str, key: str | None, value: Any) -> Any:
+    """The value of a string or number attribute as pydicom's converter gives it, or None.
+
+    None: not one of those simple cases (the converter decides).
+    """
+    if vr in _STRING_VRS:
+        if key is None:
+            return ""
+        plain = all(type(v) is str for v in value) if _listed(key, value) else False
+    else:
+        plain = vr in _NUMBER_VRS and _listed(key, value)
+        plain = plain and all(type(v) in (int, float) for v in value)
+    if not plain:
+        return None
+    return value[0] if len(value) == 1 else list(value)
+
+
+def _listed(key: str | None, value: Any) -> bool:
+    return key == "Value" and isinstance(value, list) and bool(value)
 
 
 def _dataset(obj: dict[str, Any], path: str | None, where: str = "") -> Dataset:
