@@ -30,7 +30,15 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["CALLING_AET", "MOVE_AET", "Orthanc", "free_port", "require_orthanc", "start_orthanc"]
+__all__ = [
+    "CALLING_AET",
+    "CLI_AET",
+    "MOVE_AET",
+    "Orthanc",
+    "free_port",
+    "require_orthanc",
+    "start_orthanc",
+]
 
 BINARY = "/usr/sbin/Orthanc"
 PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
@@ -38,6 +46,9 @@ PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
 CALLING_AET = "DICOMSEL"
 #: the AE title of the Storage SCP that dicomsel runs for C-MOVE
 MOVE_AET = "DICOMSELMOVE"
+#: the calling and C-MOVE AE title of command-line exports run in a subprocess: their own
+#: move port, since a test process's own C-MOVE listener keeps ``move_port``
+CLI_AET = "DICOMSELCLI"
 
 
 def free_port() -> int:
@@ -72,6 +83,8 @@ class Orthanc:
     process: subprocess.Popen[bytes]
     #: port of the Storage SCP that C-MOVE sends to (registered as MOVE_AET)
     move_port: int
+    #: the C-MOVE port of CLI_AET
+    cli_move_port: int
     uploaded: list[str] = field(default_factory=list)
 
     @property
@@ -140,6 +153,7 @@ def start_orthanc(folder: Path, aet: str = "ORTHANC") -> Orthanc:
     binary = require_orthanc()
     folder.mkdir(parents=True, exist_ok=True)
     http_port, dicom_port, move_port = free_port(), free_port(), free_port()
+    cli_move_port = free_port()
     config = {
         "Name": "dicomsel-test",
         "StorageDirectory": str(folder / "storage"),
@@ -155,6 +169,7 @@ def start_orthanc(folder: Path, aet: str = "ORTHANC") -> Orthanc:
         "DicomModalities": {
             "dicomsel": [CALLING_AET, "127.0.0.1", move_port],
             "dicomselmove": [MOVE_AET, "127.0.0.1", move_port],
+            "dicomselcli": [CLI_AET, "127.0.0.1", cli_move_port],
         },
         "DicomCheckCalledAet": False,
         "StableAge": 1,
@@ -165,7 +180,7 @@ def start_orthanc(folder: Path, aet: str = "ORTHANC") -> Orthanc:
     log = open(folder / "orthanc.log", "wb")  # noqa: SIM115 - the process owns it
     proc = subprocess.Popen([binary, str(cfg)], stdout=log, stderr=subprocess.STDOUT)
     log.close()
-    server = Orthanc(folder, http_port, dicom_port, aet, proc, move_port)
+    server = Orthanc(folder, http_port, dicom_port, aet, proc, move_port, cli_move_port)
     deadline = time.monotonic() + 30
     while True:
         if proc.poll() is not None:

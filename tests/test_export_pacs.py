@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from conftest import REALDATA, SAMPLES, realdata_files
-from pacs import CALLING_AET
+from pacs import CLI_AET
 from test_export import _CLI, _ENV, _by_ref, _cli, _images, _kill_three_times, _kos, _lines
 
 
@@ -53,10 +53,10 @@ def test_export_equals_convert_but_for_endpoints(orthanc: Any, tmp_path: Path, k
     files = [f for f in _files() if f.suffix == ".dcm"]
     orthanc.upload(files)
     source = orthanc.dicomweb if kind == "dicomweb" else orthanc.dimse
-    extra = ["--move-port", str(orthanc.move_port)] if kind == "dimse-move" else []
+    extra = ["--move-port", str(orthanc.cli_move_port)] if kind == "dimse-move" else []
     out, report = tmp_path / "o.ndjson", tmp_path / "r.json"
     proc = _cli(
-        "export", "--source", source, "--sink", f"ndjson:{out}", "--aet", CALLING_AET,
+        "export", "--source", source, "--sink", f"ndjson:{out}", "--aet", CLI_AET,
         "--state", tmp_path / "s.sqlite", "--report", report, "--timezone", "+00:00", *extra,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
