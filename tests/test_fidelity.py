@@ -13,17 +13,27 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import highdicom as hd
 import pydicom
 import pytest
 from pydicom.dataset import Dataset
 from pydicom.sr.coding import Code as PydicomCode
 
 from dicomsel import read_dataset, read_file, terminology
+from dicomsel.fhir import r5
 from dicomsel.fhir.datatypes import coding
 from dicomsel.model import Code
 
 from conftest import realdata
-from srfiles import content_items
+from srfiles import (
+    CT_SERIES,
+    SEG_SERIES,
+    SEG_UID,
+    STUDY,
+    Volumetric,
+    content_items,
+    tid1500,
+)
 
 HIGHDICOM_SR = "sr_tid1500_highdicom_scoord_scoord3d.dcm"
 SCT = "http://snomed.info/sct"
@@ -206,3 +216,86 @@ def test_num_carries_its_groups_finding_site_and_content_time(run_cli: Any) -> N
         if r["resourceType"] == "Observation":
             assert r["effectiveDateTime"].startswith(content)
             assert r["effectiveDateTime"].endswith("+00:00")
+
+
+# ---- PS3.16 TID 1411 row 7b: Source series for segmentation (DCM 121232, UIDREF)
+
+
+def _source_series_sr(seg_in_evidence: bool) -> Dataset:
+    """A TID 1411 group referencing SEG segment 1, its source given as a series (row 7b)
+    instead of images (row 7): highdicom's report with the 121233 item replaced by pydicom."""
+    ds = tid1500([Volumetric(segment=1)], name="source-series")
+    group = next(
+        it
+        for _, it in content_items(ds)
+        if it.get("ValueType") == "CONTAINER"
+        and it.ConceptNameCodeSequence[0].CodeValue == "125007"
+    )
+    kept = [
+        it for it in group.ContentSequence if it.ConceptNameCodeSequence[0].CodeValue != "121233"
+    ]
+    assert len(kept) == len(group.ContentSequence) - 1
+    row = Dataset()
+    row.RelationshipType = "CONTAINS"
+    row.ValueType = "UIDREF"
+    name = Dataset()
+    name.CodeValue, name.CodingSchemeDesignator = "121232", "DCM"
+    name.CodeMeaning = "Source series for segmentation"
+    row.ConceptNameCodeSequence = [name]
+    row.UID = CT_SERIES
+    group.ContentSequence = [*kept, row]
+    if not seg_in_evidence:
+        for study in ds.CurrentRequestedProcedureEvidenceSequence:
+            study.ReferencedSeriesSequence = [
+                s for s in study.ReferencedSeriesSequence if s.SeriesInstanceUID != SEG_SERIES
+            ]
+    buf = io.BytesIO()
+    ds.save_as(buf)
+    back = pydicom.dcmread(io.BytesIO(buf.getvalue()))
+    # highdicom reads the row as the group's source series: the file is as TID 1411 says
+    report = hd.sr.Comprehensive3DSR.from_dataset(back)
+    (grp,) = report.content.get_volumetric_roi_measurement_groups()
+    referenced = grp.referenced_segment
+    assert referenced is not None
+    assert not referenced.has_source_images()
+    assert referenced.source_series_for_segmentation is not None
+    assert referenced.source_series_for_segmentation.value == CT_SERIES
+    return back
+
+
+def _by_code(resources: list[dict[str, Any]], code: str) -> list[dict[str, Any]]:
+    return [
+        r
+        for r in resources
+        if r["resourceType"] == "ImagingSelection" and r["code"]["coding"][0]["code"] == code
+    ]
+
+
+def test_source_series_for_segmentation_gives_series_when_seg_not_in_evidence() -> None:
+    """TID 1411 row 7b (121232 UIDREF): the IG maps it to the Referenced Segment selection's
+    seriesUid; with the SEG not in the evidence it gives series, study and derivedFrom."""
+    ds = _source_series_sr(seg_in_evidence=False)
+    result = read_dataset(ds, options=None)
+    out = r5.write(result.selections).resources
+    (segment,) = _by_code(out, "121191")
+    assert segment["seriesUid"] == CT_SERIES
+    assert segment["studyUid"] == STUDY == ds.StudyInstanceUID
+    assert segment["derivedFrom"][0]["identifier"]["value"] == f"urn:oid:{STUDY}"
+    assert segment["instance"][0]["uid"] == SEG_UID
+    (source,) = _by_code(out, "121232")
+    assert source["seriesUid"] == CT_SERIES
+    assert "instance" not in source  # the whole series
+    assert {"reference": f"ImagingSelection/{source['id']}"} in segment["focus"]
+
+
+def test_source_series_for_segmentation_kept_when_seg_in_evidence() -> None:
+    """TID 1411 row 7b with the SEG in the evidence: the selection keeps the SEG's own series
+    (R5: seriesUid is the series of its instances); the source series is its focus."""
+    result = read_dataset(_source_series_sr(seg_in_evidence=True), options=None)
+    out = r5.write(result.selections).resources
+    (segment,) = _by_code(out, "121191")
+    assert segment["seriesUid"] == SEG_SERIES
+    (source,) = _by_code(out, "121232")
+    assert source["seriesUid"] == CT_SERIES
+    assert source["studyUid"] == STUDY
+    assert {"reference": f"ImagingSelection/{source['id']}"} in segment["focus"]
