@@ -299,3 +299,87 @@ def test_source_series_for_segmentation_kept_when_seg_in_evidence() -> None:
     assert source["seriesUid"] == CT_SERIES
     assert source["studyUid"] == STUDY
     assert {"reference": f"ImagingSelection/{source['id']}"} in segment["focus"]
+
+
+# ---- PS3.3 10.14 / Table 10-17 (HL7 v2 Hierarchic Designator); the IG's identifier types
+
+IG = Path("/work/shared/hl7-dicom-sr-ig")
+
+
+def _ig_pattern(profile: str, element: str) -> dict[str, Any]:
+    """The patternCodeableConcept of ``element`` in one of the IG's StructureDefinitions."""
+    path = IG / f"StructureDefinition-{profile}.json"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    sd = json.loads(path.read_text())
+    (el,) = [e for e in sd["differential"]["element"] if e["id"] == element]
+    pattern: dict[str, Any] = el["patternCodeableConcept"]
+    return pattern
+
+
+def _issuers(pid_type: str, pid_issuer: str, acc_type: str, acc_issuer: str) -> Dataset:
+    ds = pydicom.dcmread(realdata(HIGHDICOM_SR))
+    ds.IssuerOfPatientID = "Local Hospital"
+    ds.AccessionNumber = ds.get("AccessionNumber") or "ACC-13"
+    pq = Dataset()
+    pq.UniversalEntityID, pq.UniversalEntityIDType = pid_issuer, pid_type
+    ds.IssuerOfPatientIDQualifiersSequence = [pq]
+    aq = Dataset()
+    aq.UniversalEntityID, aq.UniversalEntityIDType = acc_issuer, acc_type
+    aq.LocalNamespaceEntityID = "RIS"
+    ds.IssuerOfAccessionNumberSequence = [aq]
+    buf = io.BytesIO()
+    ds.save_as(buf)
+    return pydicom.dcmread(io.BytesIO(buf.getvalue()))
+
+
+@pytest.mark.realdata
+def test_issuers_of_type_uri_and_uuid_give_the_identifier_system() -> None:
+    """PS3.3 Table 10-17: Universal Entity ID Type ISO, URI and UUID all name the namespace
+    (Issuer of Patient ID Qualifiers Sequence, Issuer of Accession Number Sequence)."""
+    ds = _issuers("URI", "https://hospital.example/mrn", "URI", "https://ris.example/acc")
+    sel = read_dataset(ds, options=None).selections[0]
+    assert sel.subject is not None and sel.subject.identifier is not None
+    assert sel.subject.identifier.system == "https://hospital.example/mrn"
+    assert sel.subject.identifier.value == ds.PatientID
+    assert sel.subject.identifier.assigner == "Local Hospital"
+    (acc,) = [r.identifier for r in sel.based_on if r.identifier is not None]
+    assert acc.system == "https://ris.example/acc" and acc.value == ds.AccessionNumber
+    uuid = "5A1F0C2E-4B3D-4E6F-8A9B-0C1D2E3F4A5B"
+    ds = _issuers("UUID", uuid, "ISO", "1.2.3.4.5")
+    sel = read_dataset(ds, options=None).selections[0]
+    assert sel.subject is not None and sel.subject.identifier is not None
+    assert sel.subject.identifier.system == f"urn:uuid:{uuid.lower()}"
+    (acc,) = [r.identifier for r in sel.based_on if r.identifier is not None]
+    assert acc.system == "urn:oid:1.2.3.4.5"
+    # a type that names no URI namespace (DNS) gives no system; the issuer stays the assigner
+    ds = _issuers("DNS", "hospital.example", "X500", "cn=ris")
+    sel = read_dataset(ds, options=None).selections[0]
+    assert sel.subject is not None and sel.subject.identifier is not None
+    assert sel.subject.identifier.system is None
+    assert sel.subject.identifier.assigner == "Local Hospital"
+
+
+@pytest.mark.realdata
+def test_study_and_accession_references_carry_the_igs_identifier_types() -> None:
+    """The IG's patterns: derivedFrom / partOf identifier.type DCM 110180 Study Instance UID,
+    basedOn identifier.type v2-0203 ACSN "Accession ID" (read from its StructureDefinitions)."""
+    study_type = _ig_pattern(
+        "imaging-observation", "Observation.partOf:imagingStudyRef.identifier.type"
+    )
+    acsn_type = _ig_pattern(
+        "observation-imaging-selection",
+        "ImagingSelection.basedOn:serviceRequestRef.identifier.type",
+    )
+    result = read_dataset(_issuers("ISO", "1.2.3", "ISO", "1.2.4"), options=None)
+    out = r5.write(result.selections).resources
+    selections = [r for r in out if r["resourceType"] == "ImagingSelection"]
+    assert selections
+    for r in selections:
+        for ref in r.get("derivedFrom", []):
+            assert ref["identifier"]["type"] == study_type
+            assert ref["identifier"]["system"] == "urn:dicom:uid"
+        for ref in r.get("basedOn", []):
+            assert ref["identifier"]["type"] == acsn_type
+    assert any("derivedFrom" in r for r in selections)
+    assert any("basedOn" in r for r in selections)
