@@ -24,7 +24,7 @@ from dicomsel.fhir import r5
 from dicomsel.fhir.datatypes import coding
 from dicomsel.model import Code
 
-from conftest import realdata
+from conftest import realdata, resources_of
 from srfiles import (
     CT_SERIES,
     SEG_SERIES,
@@ -383,3 +383,62 @@ def test_study_and_accession_references_carry_the_igs_identifier_types() -> None
             assert ref["identifier"]["type"] == acsn_type
     assert any("derivedFrom" in r for r in selections)
     assert any("basedOn" in r for r in selections)
+
+
+# ---- PS3.3 C.18.1 Measured Value Sequence: a unit that is not UCUM (FHIR Quantity, qty-3)
+
+
+def _private_unit_sr(tmp_path: Path, scheme_uid: str | None) -> Path:
+    """The real dcmjs report, its NUM units recoded as ``cm`` of its private ``99dcmjs``
+    scheme (declared with ``scheme_uid`` when given)."""
+    ds = pydicom.dcmread(realdata("sr_tid1500_dcmjs_small_scoord.dcm"))
+    (declared,) = ds.CodingSchemeIdentificationSequence
+    if scheme_uid:
+        declared.CodingSchemeUID = scheme_uid
+    units = [
+        mv.MeasurementUnitsCodeSequence[0]
+        for _, it in content_items(ds)
+        for mv in it.get("MeasuredValueSequence", [])
+    ]
+    assert units
+    for u in units:
+        u.CodeValue, u.CodingSchemeDesignator, u.CodeMeaning = "cm", "99dcmjs", "centimeter"
+        if "CodingSchemeVersion" in u:
+            del u.CodingSchemeVersion
+    path = tmp_path / f"unit-{scheme_uid or 'none'}.dcm"
+    ds.save_as(path)
+    return path
+
+
+@pytest.mark.realdata
+def test_non_ucum_unit_keeps_its_schemes_system_and_code(run_cli: Any, tmp_path: Path) -> None:
+    """A unit of a private scheme declared with a Coding Scheme UID (PS3.3 C.12.1.1.2) goes out
+    as Quantity system ``urn:oid:<uid>`` + code + unit; without a system, unit text only
+    (FHIR qty-3: a code needs a system), reported."""
+    code, out, err = run_cli(
+        "convert", _private_unit_sr(tmp_path, "1.2.3.4.5.6"), "--format", "ndjson"
+    )
+    assert code == 0, err
+    quantities = [
+        r["valueQuantity"]
+        for r in resources_of(out)
+        if r["resourceType"] == "Observation" and "valueQuantity" in r
+    ]
+    assert quantities
+    for q in quantities:
+        assert q["system"] == "urn:oid:1.2.3.4.5.6"
+        assert q["code"] == "cm"
+        assert q["unit"] == "centimeter"
+    assert "is not UCUM" in err
+    code, out, err = run_cli("convert", _private_unit_sr(tmp_path, None), "--format", "ndjson")
+    assert code == 0, err
+    quantities = [
+        r["valueQuantity"]
+        for r in resources_of(out)
+        if r["resourceType"] == "Observation" and "valueQuantity" in r
+    ]
+    assert quantities
+    for q in quantities:
+        assert q["unit"] == "centimeter"
+        assert "code" not in q and "system" not in q
+    assert "written as unit text only" in err
