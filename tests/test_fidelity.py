@@ -24,7 +24,7 @@ from dicomsel.fhir import r5
 from dicomsel.fhir.datatypes import coding
 from dicomsel.model import Code
 
-from conftest import realdata, resources_of
+from conftest import SAMPLES, realdata, resources_of
 from srfiles import (
     CT_SERIES,
     SEG_SERIES,
@@ -34,6 +34,7 @@ from srfiles import (
     content_items,
     tid1500,
 )
+from validators import assert_valid_kos
 
 HIGHDICOM_SR = "sr_tid1500_highdicom_scoord_scoord3d.dcm"
 SCT = "http://snomed.info/sct"
@@ -442,3 +443,61 @@ def test_non_ucum_unit_keeps_its_schemes_system_and_code(run_cli: Any, tmp_path:
         assert q["unit"] == "centimeter"
         assert "code" not in q and "system" not in q
     assert "written as unit text only" in err
+
+
+# ---- reverse path: PS3.3 C.7.2.1 General Study of a KOS referencing several studies
+
+
+def test_kos_of_several_studies_read_back_keeps_its_study(run_cli: Any, tmp_path: Path) -> None:
+    """PS3.3 C.17.6.2 (Current Requested Procedure Evidence may list several studies) and
+    C.7.2.1 General Study: a KOS read back with itself as context keeps its own study, with
+    its Study Date / Time / ID and Referring Physician's Name (Type 2, here all given)."""
+    original = SAMPLES / "kos_two_studies.dcm"
+    ds = pydicom.dcmread(original)
+    referenced = [s.StudyInstanceUID for s in ds.CurrentRequestedProcedureEvidenceSequence]
+    assert len(referenced) == 2 and ds.StudyInstanceUID not in referenced
+    code, out, err = run_cli("convert", original, "--format", "ndjson", "--timezone", "+01:00")
+    assert code == 0, err
+    fhir = tmp_path / "two.ndjson"
+    fhir.write_text(out)
+    kos = tmp_path / "back.dcm"
+    code, _, err = run_cli("to-kos", fhir, "--context", original, "-o", kos)
+    assert code == 0, err
+    assert_valid_kos(kos)
+    back = pydicom.dcmread(kos)
+    assert back.StudyInstanceUID == ds.StudyInstanceUID
+    for kw in ("StudyDate", "StudyTime", "StudyID", "ReferringPhysicianName"):
+        assert ds.get(kw), kw
+        assert back.get(kw) == ds.get(kw), kw
+    assert [s.StudyInstanceUID for s in back.CurrentRequestedProcedureEvidenceSequence] == (
+        referenced
+    )
+
+
+def test_kos_of_several_studies_goes_in_the_study_the_context_knows(
+    run_cli: Any, tmp_path: Path
+) -> None:
+    """C.7.2.1: without its source document in the context, the KOS goes in the first
+    referenced study the context has a file of, so its Type 2 study attributes are filled."""
+    original = SAMPLES / "kos_two_studies.dcm"
+    ds = pydicom.dcmread(original)
+    first, second = [s.StudyInstanceUID for s in ds.CurrentRequestedProcedureEvidenceSequence]
+    code, out, err = run_cli("convert", original, "--format", "ndjson", "--timezone", "+01:00")
+    assert code == 0, err
+    fhir = tmp_path / "two.ndjson"
+    fhir.write_text(out)
+    ctx = pydicom.dcmread(original)  # a file of the second study only, as an image would be
+    ctx.SOPInstanceUID = "1.2.826.0.1.3680043.10.1300.13.1"
+    ctx.StudyInstanceUID = second
+    ctx.StudyDate, ctx.StudyTime, ctx.StudyID = "20040826", "185059", "S2"
+    ctx.ReferringPhysicianName = "Second^Sam"
+    ctx_path = tmp_path / "ctx.dcm"
+    ctx.save_as(ctx_path)
+    kos = tmp_path / "back.dcm"
+    code, _, err = run_cli("to-kos", fhir, "--context", ctx_path, "-o", kos)
+    assert code == 0, err
+    assert_valid_kos(kos)
+    back = pydicom.dcmread(kos)
+    assert back.StudyInstanceUID == second != first
+    assert (back.StudyDate, back.StudyTime, back.StudyID) == ("20040826", "185059", "S2")
+    assert back.ReferringPhysicianName == "Second^Sam"
