@@ -266,7 +266,7 @@ def _round_trip(ds1: Dataset) -> tuple[ReadResult, Dataset, ReadResult]:
 )
 @given(kos_documents())
 def test_generated_kos_round_trip(ds1: Dataset) -> None:
-    first, ds2, _ = _round_trip(ds1)
+    _, ds2, _ = _round_trip(ds1)
     # the source KOS is the context: the document keeps its study (and the study's
     # Type 2 attributes), with new UIDs
     assert ds2.StudyInstanceUID == ds1.StudyInstanceUID
