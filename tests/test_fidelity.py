@@ -501,3 +501,35 @@ def test_kos_of_several_studies_goes_in_the_study_the_context_knows(
     assert back.StudyInstanceUID == second != first
     assert (back.StudyDate, back.StudyTime, back.StudyID) == ("20040826", "185059", "S2")
     assert back.ReferringPhysicianName == "Second^Sam"
+
+
+def test_person_observer_pn_display_keeps_its_components(run_cli: Any, tmp_path: Path) -> None:
+    """PS3.5 6.2.1 PN: a Practitioner display that is a DICOM PN (``Observer^Olivia^^Dr.``)
+    becomes Person Observer's Name (TID 1003) with its components, as pydicom reads them."""
+    original = SAMPLES / "kos_single_frame.dcm"
+    code, out, err = run_cli("convert", original, "--format", "ndjson")
+    assert code == 0, err
+    resources = [json.loads(line) for line in out.splitlines() if line.strip()]
+    for r in resources:
+        for p in r.get("performer", []):
+            if p["actor"].get("type") == "Practitioner":
+                p["actor"]["display"] = "Observer^Olivia^^Dr."
+    fhir = tmp_path / "pn.ndjson"
+    fhir.write_text("".join(json.dumps(r) + "\n" for r in resources))
+    kos = tmp_path / "pn.dcm"
+    code, _, err = run_cli("to-kos", fhir, "--context", original, "-o", kos)
+    assert code == 0, err
+    assert_valid_kos(kos)
+    names = [
+        it.PersonName
+        for _, it in content_items(pydicom.dcmread(kos))
+        if it.get("ValueType") == "PNAME"
+    ]
+    assert len(names) == 1
+    pn = names[0]
+    assert (pn.family_name, pn.given_name, pn.middle_name, pn.name_prefix) == (
+        "Observer",
+        "Olivia",
+        "",
+        "Dr.",
+    )
