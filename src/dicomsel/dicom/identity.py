@@ -12,16 +12,48 @@ from dicomsel.dicom.context import ReadContext
 from dicomsel.dicom.values import attr_name, text, value
 from dicomsel.model import ActorKind, Identifier, IdentifierKind, Reference
 
-__all__ = ["based_on", "subject"]
+__all__ = ["based_on", "entity_system", "subject"]
 
 _OID = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
+_UUID = re.compile(r"[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
+
+
+def entity_system(item: Dataset) -> str | None:
+    """The Identifier.system of an HL7 v2 Hierarchic Designator item (PS3.3 Table 10-17).
+
+    Universal Entity ID of type ISO (an OID) gives ``urn:oid:<oid>``, URI gives the URI as
+    it stands, UUID gives ``urn:uuid:<uuid>`` (lower case); other types (DNS, EUI64, X400,
+    X500) and malformed values give none.
+
+    Parameters
+    ----------
+    item : pydicom.dataset.Dataset
+        An item with Universal Entity ID (0040,0032) and its Type (0040,0033).
+
+    Returns
+    -------
+    str or None
+    """
+    uei = text(item, tags.UniversalEntityID)
+    kind = (text(item, tags.UniversalEntityIDType) or "").upper()
+    if not uei:
+        return None
+    if kind == "ISO" and _OID.fullmatch(uei):
+        return f"urn:oid:{uei}"
+    if kind == "URI" and _URI.fullmatch(uei):
+        return uei
+    if kind == "UUID" and _UUID.fullmatch(uei):
+        return f"urn:uuid:{uei.lower()}"
+    return None
 
 
 def subject(ds: Dataset, ctx: ReadContext) -> Reference | None:
     """Patient ID (+ Issuer of Patient ID) as a Reference(Patient) by identifier.
 
-    The identifier system is, in order: the issuer's Universal Entity ID when
-    its type is ISO (``urn:oid:``), Issuer of Patient ID when it is an OID,
+    The identifier system is, in order: the Universal Entity ID of Issuer of
+    Patient ID Qualifiers (type ISO, URI or UUID: :func:`entity_system`),
+    Issuer of Patient ID when it is an OID,
     ``ReadOptions.patient_id_system``; otherwise no system and the issuer is
     kept as the identifier's assigner.
 
@@ -43,10 +75,7 @@ def subject(ds: Dataset, ctx: ReadContext) -> Reference | None:
     system = None
     quals = value(ds, tags.IssuerOfPatientIDQualifiersSequence)
     if quals:
-        q = quals[0]
-        uei = text(q, tags.UniversalEntityID)
-        if uei and text(q, tags.UniversalEntityIDType) == "ISO":
-            system = f"urn:oid:{uei}"
+        system = entity_system(quals[0])
     if system is None and issuer and _OID.fullmatch(issuer):
         system = f"urn:oid:{issuer}"
     if system is None:
@@ -61,9 +90,7 @@ def _accession(number: str, issuer_seq: Sequence | None) -> Identifier:
     assigner = None
     if issuer_seq:
         q = issuer_seq[0]
-        uei = text(q, tags.UniversalEntityID)
-        if uei and text(q, tags.UniversalEntityIDType) == "ISO":
-            system = f"urn:oid:{uei}"
+        system = entity_system(q)
         assigner = text(q, tags.LocalNamespaceEntityID)
     return Identifier(value=number, system=system, kind=IdentifierKind.ACCESSION, assigner=assigner)
 

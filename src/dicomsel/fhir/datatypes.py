@@ -62,6 +62,12 @@ __all__ = [
 
 #: HL7 v2 table 0203, identifier types (``ACSN``, ``PLAC``, ...).
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+#: HL7 v2-0203 displays of the identifier types written (the dicom-sr IG's pattern).
+V2_0203_DISPLAYS = {
+    "ACSN": "Accession ID",
+    "PLAC": "Placer Identifier",
+    "FILL": "Filler Identifier",
+}
 #: The Identifier.system of a DICOM UID, whose value is ``urn:oid:<uid>``.
 DICOM_UID_SYSTEM = "urn:dicom:uid"
 
@@ -158,7 +164,10 @@ def identifier(ident: Identifier) -> dict[str, Any]:
     elif isinstance(kind, Code):
         out["type"] = {"coding": [coding(kind)]}
     elif kind is not None:
-        out["type"] = {"coding": [{"system": V2_0203, "code": IDENTIFIER_TYPES[kind]}]}
+        code = IDENTIFIER_TYPES[kind]
+        out["type"] = {
+            "coding": [{"system": V2_0203, "code": code, "display": V2_0203_DISPLAYS[code]}]
+        }
     if kind is not IdentifierKind.DICOM_UID:
         if ident.system:
             out["system"] = ident.system
@@ -231,6 +240,9 @@ def reference(ref: Reference) -> dict[str, Any]:
 def study_reference(study_instance_uid: str) -> dict[str, Any]:
     """A Reference to the ImagingStudy of a Study Instance UID, by identifier.
 
+    The identifier is typed DCM 110180 "Study Instance UID", as the dicom-sr IG
+    types ``partOf`` / ``derivedFrom`` study references.
+
     Parameters
     ----------
     study_instance_uid : str
@@ -244,9 +256,13 @@ def study_reference(study_instance_uid: str) -> dict[str, Any]:
     dicomsel.errors.InvalidInputError
         If the UID is not a valid DICOM UID.
     """
-    return reference(
-        Reference(ActorKind.STUDY, identifier=Identifier.dicom_uid(study_instance_uid))
-    )
+    ident = Identifier.dicom_uid(study_instance_uid)  # checks the UID
+    return {
+        "type": RESOURCE_TYPES[ActorKind.STUDY],
+        "identifier": typed_uid_identifier(
+            ident.value, terminology.DCM, "110180", "Study Instance UID"
+        ),
+    }
 
 
 def sop_class(uid: str) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from dicomsel.kos.sop import (
     study_module,
 )
 from dicomsel.kos.uids import content_key, kos_uid
-from dicomsel.model import Code, Selection
+from dicomsel.model import Code, IdentifierKind, Selection
 
 __all__ = ["KosOptions", "KosResult", "write_kos"]
 
@@ -138,10 +138,34 @@ def write_kos(
     return KosResult(datasets=datasets, warnings=report.warnings, notes=report.notes)
 
 
+def _home_study(doc: Document, context: Context) -> str:
+    """The study the KOS goes in (General Study module).
+
+    The study of the document its selections were read from, when the context
+    knows that document and its study (a KOS read back keeps its study, its
+    Study Date, Time, ID and Referring Physician); else the first referenced
+    study the context knows; else the first referenced study.
+    """
+    for sel in doc.selections:
+        uids = [sel.source_uid]
+        uids += [i.value for i in sel.identifiers if i.kind is IdentifierKind.DICOM_UID]
+        for uid in uids:
+            inst = context.instance(uid)
+            if (
+                inst is not None
+                and inst.study_instance_uid is not None
+                and inst.patient_id in (None, doc.patient.patient_id)
+                and context.study(inst.study_instance_uid) is not None
+            ):
+                return inst.study_instance_uid
+    studies = list(dict.fromkeys(r.study for r in doc.refs.values()))
+    return next((s for s in studies if context.study(s) is not None), studies[0])
+
+
 def _build(doc: Document, context: Context, opts: KosOptions, report: Report) -> Dataset:
     """One KOS: its modules in the order their messages are reported."""
     where = f"KOS of patient {doc.patient.patient_id!r}"
-    first_study = next(iter(doc.refs.values())).study
+    first_study = _home_study(doc, context)
     study = context.study(first_study)
     ds = Dataset()
     when = content_datetime(doc.selections, where, opts.content_datetime, report)

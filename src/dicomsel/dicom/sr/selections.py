@@ -5,7 +5,10 @@
 - each SCOORD3D: a region in its frame of reference, anchored on the SR
   instance itself (subset = the item's Observation UID when it has one);
 - each IMAGE item with Referenced Segment Numbers: the SEG instance with
-  those segments (DCM 121191 Referenced Segment);
+  those segments (DCM 121191 Referenced Segment); its group's Source series
+  for segmentation (DCM 121232, TID 1411 row 7b) becomes a whole-series
+  selection it focuses on, and gives its series (and study) when the SEG is
+  not in the evidence (the IG maps that UID to ``seriesUid``);
 - other IMAGE / COMPOSITE / WAVEFORM items: per (measurement group or
   document, concept, series), the instances they name;
 - every content item that becomes an observation and has an Observation UID:
@@ -38,6 +41,8 @@ from dicomsel.dicom.sr.concepts import (
     REGION_TYPES_2D,
     REGION_TYPES_3D,
     SOURCE_FOR_SEGMENTATION,
+    SOURCE_SERIES,
+    SOURCE_SERIES_NAME,
     VOLUME_SURFACE,
     VOLUME_SURFACE_NAME,
 )
@@ -53,6 +58,7 @@ from dicomsel.dicom.sr.items import (
 )
 from dicomsel.dicom.sr.tree import Node, Tree
 from dicomsel.dicom.tags import (
+    UID,
     ConceptCodeSequence,
     ConceptNameCodeSequence,
     GraphicData,
@@ -466,6 +472,9 @@ class Selections:
             self.selected.add(uid)
             if segments:
                 key = f"sr|segment|{dotted(node.path)}|{uid}"
+                source = self._source_series(node)
+                if series is None and source is not None:
+                    study, series = source
                 s = self._spec(key, concept or REFERENCED_SEGMENT, study, series)
                 s.add(
                     Instance(
@@ -473,6 +482,8 @@ class Selections:
                     )
                 )
                 s.focus = self._focus_for(node)
+                if source is not None:
+                    s.focus.append(self._source_series_spec(node, *source))
                 s.body_site = self._group_site(node.group)
                 node.keys.append(key)
                 continue
@@ -486,6 +497,35 @@ class Selections:
                 s.body_site = self._group_site(node.group)
             if key not in node.keys:
                 node.keys.append(key)
+
+    def _source_series(self, node: Node) -> tuple[str | None, str] | None:
+        """(study, series) of the Source series for segmentation (DCM 121232, UIDREF)
+        beside ``node`` in its group (PS3.16 TID 1411 row 7b); the study is the
+        evidence's for that series, else the document's."""
+        if node.parent is None:
+            return None
+        for sib in node.parent.children:
+            if sib.concept != SOURCE_SERIES_NAME or sib.vt != "UIDREF":
+                continue
+            raw = get_text(sib.item, UID)
+            if raw is None or not is_valid_uid(raw):
+                self._warn(
+                    f"{sib.where}: {attr_name('UID')} "
+                    f"{'is missing' if raw is None else repr(raw) + ' is not a valid UID'}: "
+                    "source series left out"
+                )
+                return None
+            study = next((st for st, se in self.evidence.endpoints if se == raw), self.doc.study)
+            return study, raw
+        return None
+
+    def _source_series_spec(self, node: Node, study: str | None, series: str) -> str:
+        """Key of the whole-series selection of a Source series for segmentation."""
+        scope = dotted(node.group.path) if node.group is not None else "doc"
+        key = f"sr|source-series|{scope}|{series}"
+        s = self._spec(key, SOURCE_SERIES, study, series)
+        s.body_site = self._group_site(node.group)
+        return key
 
     def _container_code(self, node: Node) -> Code:
         """The concept name of the nearest enclosing container, else the document title."""
