@@ -29,16 +29,12 @@ from __future__ import annotations
 import json
 import math
 import re
-import typing
 from collections.abc import Iterable
-from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from dicomsel.errors import InvalidInputError
 from dicomsel.fhir.bundle import serialise
-from dicomsel.fhir.models import r5_model_class, unwrap_annotation
-from dicomsel.fhir.snapshot1.validate import schema as s1_schema
+from dicomsel.fhir.models import Element, Node, elements, r5_model_class, resource_node
 from dicomsel.fhir.snapshot1.write import NAME as SNAPSHOT1
 
 __all__ = ["FHIR", "PREFIXES", "dumps", "serialise_turtle"]
@@ -62,103 +58,6 @@ _INTEGERS = {
 }
 _RESOURCE_ELEMENTS = frozenset({"id", "meta", "implicitRules", "language"})
 _DOMAIN_ELEMENTS = frozenset({"text", "contained", "extension", "modifierExtension"})
-
-
-@dataclass(frozen=True, slots=True)
-class _Elem:
-    """One element of a type: kind, FHIR type, repetition, definition, choice base."""
-
-    kind: str  # primitive | complex | backbone | resource | xhtml
-    type: str  # FHIR type name ("string", "uri", "Coding", ...)
-    many: bool
-    node: tuple[str, Any] | None = None  # complex / backbone: ("r5", class) or ("s1", def)
-    choice: str | None = None  # value[x]: "value"
-
-
-_Node = tuple[str, Any]
-
-
-# ---- the definitions
-
-
-def _primitive_name(t: Any) -> str:
-    if typing.get_origin(t) is typing.Annotated:
-        meta = typing.get_args(t)[1:]
-        if meta:
-            name = type(meta[0]).__name__
-            return name[0].lower() + name[1:]
-        t = typing.get_args(t)[0]
-    return {bool: "boolean", int: "integer", float: "decimal"}.get(t, "string")
-
-
-@cache
-def _r5_elements(cls: Any) -> tuple[tuple[str, ...], dict[str, _Elem]]:
-    order = tuple(cls.elements_sequence())
-    elems: dict[str, _Elem] = {}
-    for fname, field in cls.model_fields.items():
-        name = field.alias or fname
-        if name.startswith("_") or name == "fhir_comments":
-            continue
-        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-        base = extra.get("one_of_many")
-        choice = str(base) if base else None
-        t, many = unwrap_annotation(field.annotation)
-        if hasattr(t, "get_model_klass"):
-            klass = t.get_model_klass()
-            names = {c.__name__ for c in klass.__mro__}
-            if klass.__name__ in ("Resource", "DomainResource"):
-                elems[name] = _Elem("resource", "Resource", many)
-            elif "BackboneElement" in names and klass.__name__ != "BackboneElement":
-                elems[name] = _Elem("backbone", klass.__name__, many, ("r5", klass), choice)
-            else:
-                elems[name] = _Elem("complex", klass.__name__, many, ("r5", klass), choice)
-        else:
-            prim = _primitive_name(t)
-            elems[name] = _Elem(
-                "xhtml" if prim == "xhtml" else "primitive", prim, many, None, choice
-            )
-    return order, elems
-
-
-@cache
-def _s1_elements(name: str) -> tuple[tuple[str, ...], dict[str, _Elem]]:
-    schema = s1_schema()
-    node = schema if name == "ImagingSelection" else schema["$defs"][name]
-    if "properties" not in node:  # Meta, Extension: R5's own definition
-        return _r5_elements(r5_model_class(name))
-    order: list[str] = []
-    elems: dict[str, _Elem] = {}
-    for prop, spec in node["properties"].items():
-        if prop == "resourceType":
-            continue
-        order.append(prop)
-        many = spec.get("type") == "array"
-        item = spec["items"] if many else spec
-        if prop == "contained":
-            elems[prop] = _Elem("resource", "Resource", True)
-            continue
-        if prop == "div":
-            elems[prop] = _Elem("xhtml", "xhtml", False)
-            continue
-        ref = str(item.get("$ref", "")).rsplit("/", 1)[-1]
-        target = schema["$defs"].get(ref, {})
-        if "properties" in target or ref in ("Meta", "Extension"):
-            kind = "backbone" if "_" in ref else "complex"
-            elems[prop] = _Elem(kind, ref, many, ("s1", ref))
-            continue
-        prim = {"numberList": "string", "segmentList": "string"}.get(ref, ref or "string")
-        elems[prop] = _Elem("primitive", prim, many)
-    return tuple(order), elems
-
-
-def _elements(node: _Node) -> tuple[tuple[str, ...], dict[str, _Elem]]:
-    return _r5_elements(node[1]) if node[0] == "r5" else _s1_elements(node[1])
-
-
-def _resource_node(resource_type: str, flavour: str) -> _Node:
-    if flavour == SNAPSHOT1 and resource_type == "ImagingSelection":
-        return ("s1", "ImagingSelection")
-    return ("r5", r5_model_class(resource_type))
 
 
 # ---- literals
@@ -256,7 +155,7 @@ class _Writer:
 
     # predicates
 
-    def predicate(self, name: str, elem: _Elem, path: str, level: str) -> str:
+    def predicate(self, name: str, elem: Element, path: str, level: str) -> str:
         if not self.s1:
             return "fhir:" + (elem.choice or name)
         if level == "resource":
@@ -276,9 +175,9 @@ class _Writer:
     # nodes: each returns the lines of a node's properties, indented by ``pad``
 
     def properties(
-        self, obj: dict[str, Any], node: _Node, path: str, level: str, pad: str, where: str
+        self, obj: dict[str, Any], node: Node, path: str, level: str, pad: str, where: str
     ) -> list[list[str]]:
-        order, elems = _elements(node)
+        order, elems = elements(node)
         props: list[list[str]] = []
         for name in _ordered(obj, order, where):
             elem = elems[name]
@@ -309,7 +208,7 @@ class _Writer:
         self,
         value: Any,
         ext: Any,
-        elem: _Elem,
+        elem: Element,
         name: str,
         path: str,
         pad: str,
@@ -373,7 +272,7 @@ class _Writer:
         rtype = res.get("resourceType")
         if not isinstance(rtype, str):
             raise InvalidInputError("a resource without resourceType", attribute=where)
-        node = _resource_node(rtype, self.flavour)
+        node = resource_node(rtype, self.flavour)
         return [
             [f"a fhir:{rtype}"],
             *self.properties(res, node, rtype, "resource", pad, f"{where}.{rtype}".lstrip(".")),
@@ -447,7 +346,7 @@ class _BundleWriter(_Writer):
         self,
         value: Any,
         ext: Any,
-        elem: _Elem,
+        elem: Element,
         name: str,
         path: str,
         pad: str,

@@ -18,22 +18,16 @@ indentation, ``"`` quoted attributes, a UTF-8 declaration.
 
 from __future__ import annotations
 
-import decimal
 import json
 import logging
-import typing
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Iterable, Sequence
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from dicomsel.errors import InvalidInputError
 from dicomsel.fhir.bundle import serialise
-from dicomsel.fhir.models import r5_model_class, unwrap_annotation
-from dicomsel.fhir.snapshot1.validate import schema as s1_schema
-from dicomsel.fhir.snapshot1.write import NAME as SNAPSHOT1
+from dicomsel.fhir.models import Element, Node, elements, r5_model_class, resource_node
 from dicomsel.fhir.text import clean_string, removal_warning
 
 __all__ = ["NS", "XHTML", "dumps", "loads", "serialise_xml"]
@@ -42,105 +36,6 @@ log = logging.getLogger(__name__)
 
 NS = "http://hl7.org/fhir"
 XHTML = "http://www.w3.org/1999/xhtml"
-
-
-@dataclass(frozen=True, slots=True)
-class _Child:
-    """How one element of a type is written: kind, type, repetition, JSON primitive type."""
-
-    kind: str  # primitive | complex | resource | xhtml
-    type: Any  # complex: ("r5", model class) or ("s1", schema definition name)
-    many: bool
-    json: str = "string"  # primitives: string | integer | decimal | boolean
-
-
-_Type = tuple[str, Any]
-
-
-# ---- R5: fhir.resources' models
-
-
-def _json_type(annotated: Any) -> str:
-    base = typing.get_args(annotated)[0] if typing.get_origin(annotated) else annotated
-    if base is bool:
-        return "boolean"
-    if base is int:
-        return "integer"
-    if base in (float, decimal.Decimal):
-        return "decimal"
-    return "string"
-
-
-@cache
-def _r5_children(cls: Any) -> tuple[list[str], dict[str, _Child]]:
-    order = list(cls.elements_sequence())
-    children: dict[str, _Child] = {}
-    for fname, field in cls.model_fields.items():
-        name = field.alias or fname
-        t, many = unwrap_annotation(field.annotation)
-        if name == "div" and cls.__name__ == "Narrative":
-            children[name] = _Child("xhtml", None, False)
-        elif hasattr(t, "get_model_klass"):
-            klass = t.get_model_klass()
-            if klass.__name__ in ("Resource", "DomainResource"):
-                children[name] = _Child("resource", None, many)
-            else:
-                children[name] = _Child("complex", ("r5", klass), many)
-        else:
-            children[name] = _Child("primitive", None, many, _json_type(t))
-    return order, children
-
-
-# ---- Snapshot #1: the project's schema
-
-
-def _s1_def(schema: dict[str, Any], ref: str) -> dict[str, Any]:
-    d: dict[str, Any] = schema["$defs"][ref.rsplit("/", 1)[-1]]
-    return d
-
-
-@cache
-def _s1_children(name: str) -> tuple[list[str], dict[str, _Child]]:
-    schema = s1_schema()
-    node = schema if name == "ImagingSelection" else schema["$defs"][name]
-    if "properties" not in node:  # Meta, Extension: R5's own definition
-        klass = r5_model_class(name)
-        return _r5_children(klass)
-    order, children = [], {}
-    for prop, spec in node["properties"].items():
-        if prop == "resourceType":
-            continue
-        order.append(prop)
-        many = spec.get("type") == "array"
-        item = spec["items"] if many else spec
-        if prop == "contained":
-            children[prop] = _Child("resource", None, True)
-            continue
-        if prop == "div":
-            children[prop] = _Child("xhtml", None, False)
-            continue
-        if "$ref" in item:
-            target_name = item["$ref"].rsplit("/", 1)[-1]
-            target = _s1_def(schema, item["$ref"])
-            if "properties" in target or target_name in ("Meta", "Extension"):
-                children[prop] = _Child("complex", ("s1", target_name), many)
-                continue
-            item = target
-        jtype = {"number": "decimal", "boolean": "boolean", "integer": "integer"}.get(
-            str(item.get("type")), "string"
-        )
-        children[prop] = _Child("primitive", None, many, jtype)
-    return order, children
-
-
-def _children(t: _Type) -> tuple[list[str], dict[str, _Child]]:
-    return _r5_children(t[1]) if t[0] == "r5" else _s1_children(t[1])
-
-
-def _resource_type(resource_type: str, flavour: str) -> _Type:
-    if flavour == SNAPSHOT1 and resource_type == "ImagingSelection":
-        return ("s1", "ImagingSelection")
-    return ("r5", r5_model_class(resource_type))
 
 
 # ---- JSON -> XML
@@ -154,7 +49,7 @@ def _value(v: Any) -> str:
     return str(v)
 
 
-def _ordered(obj: dict[str, Any], order: list[str]) -> list[str]:
+def _ordered(obj: dict[str, Any], order: Sequence[str]) -> list[str]:
     names = [k for k in obj if not k.startswith("_") and k != "resourceType"]
     names += [k[1:] for k in obj if k.startswith("_") and k[1:] not in obj]
     rank = {n: i for i, n in enumerate(order)}
@@ -196,11 +91,11 @@ class _Writer:
         pad = "  " * depth
         ns = f' xmlns="{NS}"' if depth == 0 else ""
         self.lines.append(f"{pad}<{rtype}{ns}>")
-        self.body(res, _resource_type(rtype, self.flavour), depth + 1, resource=True)
+        self.body(res, resource_node(rtype, self.flavour), depth + 1, resource=True)
         self.lines.append(f"{pad}</{rtype}>")
 
-    def body(self, obj: dict[str, Any], t: _Type, depth: int, *, resource: bool) -> None:
-        order, children = _children(t)
+    def body(self, obj: dict[str, Any], t: Node, depth: int, *, resource: bool) -> None:
+        order, children = elements(t)
         for name in _ordered(obj, order):
             if not resource and name == "id":
                 continue  # an attribute of the element
@@ -217,7 +112,7 @@ class _Writer:
             else:
                 self.element(name, value, ext, child, depth)
 
-    def element(self, name: str, value: Any, ext: Any, child: _Child, depth: int) -> None:
+    def element(self, name: str, value: Any, ext: Any, child: Element, depth: int) -> None:
         pad = "  " * depth
         if child.kind == "xhtml":
             self.lines.append(pad + _xhtml(self.text(str(value))))
@@ -225,10 +120,10 @@ class _Writer:
             self.lines.append(f"{pad}<{name}>")
             self.resource(value, depth + 1)
             self.lines.append(f"{pad}</{name}>")
-        elif child.kind == "complex":
-            attrs = self.attrs(value, _is_extension(child.type))
+        elif child.nested and child.node is not None:
+            attrs = self.attrs(value, _is_extension(child.node))
             inner = _Writer(self.flavour, self.removed)
-            inner.body(value, child.type, depth + 1, resource=False)
+            inner.body(value, child.node, depth + 1, resource=False)
             if inner.lines:
                 self.lines.append(f"{pad}<{name}{attrs}>")
                 self.lines += inner.lines
@@ -246,7 +141,9 @@ class _Writer:
                 self.lines.append(f"{pad}<{name}{attrs}>")
                 t = ("r5", r5_model_class("Extension"))
                 for e in exts:
-                    self.element("extension", e, None, _Child("complex", t, True), depth + 1)
+                    self.element(
+                        "extension", e, None, Element("complex", "Extension", True, t), depth + 1
+                    )
                 self.lines.append(f"{pad}</{name}>")
             else:
                 self.lines.append(f"{pad}<{name}{attrs}/>")
@@ -260,7 +157,7 @@ class _Writer:
         return out
 
 
-def _is_extension(t: _Type) -> bool:
+def _is_extension(t: Node) -> bool:
     return (t[0] == "r5" and t[1].__name__ == "Extension") or (t[0] == "s1" and t[1] == "Extension")
 
 
@@ -371,8 +268,8 @@ def _parse_value(raw: str, jtype: str, where: str) -> Any:
     return raw
 
 
-def _read(elem: ET.Element, t: _Type, flavour: str, where: str) -> dict[str, Any]:
-    _, children = _children(t)
+def _read(elem: ET.Element, t: Node, flavour: str, where: str) -> dict[str, Any]:
+    _, children = elements(t)
     out: dict[str, Any] = {}
     if "id" in elem.attrib:
         out["id"] = elem.attrib["id"]
@@ -394,8 +291,8 @@ def _read(elem: ET.Element, t: _Type, flavour: str, where: str) -> dict[str, Any
             if len(inner) != 1:
                 raise InvalidInputError("needs exactly one resource", attribute=path)
             value = _read_resource(inner[0], flavour, path)
-        elif child.kind == "complex":
-            value = _read(sub, child.type, flavour, path)
+        elif child.nested and child.node is not None:
+            value = _read(sub, child.node, flavour, path)
         else:
             value = (
                 _parse_value(sub.attrib["value"], child.json, path)
@@ -433,7 +330,7 @@ def _read_resource(elem: ET.Element, flavour: str, where: str) -> dict[str, Any]
     ns, rtype = _local(elem.tag)
     if ns != NS:
         raise InvalidInputError(f"<{rtype}> is not in the FHIR namespace {NS}", attribute=where)
-    body = _read(elem, _resource_type(rtype, flavour), flavour, f"{where}.{rtype}".lstrip("."))
+    body = _read(elem, resource_node(rtype, flavour), flavour, f"{where}.{rtype}".lstrip("."))
     return {"resourceType": rtype, **body}
 
 
