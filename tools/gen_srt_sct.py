@@ -37,14 +37,7 @@ def render() -> str:
     return json.dumps(doc, indent=0, ensure_ascii=False, sort_keys=False) + "\n"
 
 
-def main() -> int:
-    text = render()
-    if "--check" in sys.argv:
-        return 0 if OUT.exists() and OUT.read_text(encoding="utf-8") == text else 1
-    OUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUT}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from generated import write_or_check
+
+    sys.exit(write_or_check(OUT, render))
