@@ -229,6 +229,11 @@ class FhirTestServer:
         with self._lock:
             self._rejects[ref] = (status, diagnostics)
 
+    def accept(self, ref: str) -> None:
+        """Undo :meth:`reject`: ``ref`` is validated as any resource again."""
+        with self._lock:
+            self._rejects.pop(ref, None)
+
     def entry_status(self, ref: str, status: str) -> None:
         """Answer ``status`` (e.g. ``"404 Not Found"``) for ``ref``'s entry, storing nothing."""
         with self._lock:

@@ -79,7 +79,7 @@ def test_a_refused_resource_fails_its_instance_and_is_sent_next_run(
     assert len(failed) == 1 and "refused by the test" in failed[0]["reason"]
     assert victim not in server.resources()
     assert set(server.resources()) == set(expected) - {victim}
-    server._rejects.clear()  # the server accepts it now
+    server.accept(victim)  # the server takes it now
     code, _, err = run_cli(*argv, "--timezone", "+00:00", "--report", report)
     assert code == 0, err
     assert set(server.resources()) == set(expected)

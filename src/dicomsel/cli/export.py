@@ -261,19 +261,15 @@ def _export(
         done = f", {earlier} done by an earlier run" if earlier else ""
         log.log(NOTICE, "%d instance(s) to export%s%s", len(todo), where, done)
 
-    try:
-        result = export(
-            source,
-            sink,
-            options,
-            ledger=ledger,
-            sink_name=args.sink,
-            executor=progress,
-            on_plan=planned,
-        )
-    except BaseException:
-        sink.close(commit=False)
-        raise
+    result = export(
+        source,
+        sink,
+        options,
+        ledger=ledger,
+        sink_name=args.sink,
+        executor=progress,
+        on_plan=planned,
+    )
     batch = result.batch
     if args.report:
         report = result.report()
@@ -317,11 +313,11 @@ def _dry_run(source: Any, args: argparse.Namespace) -> int:
     try:
         n = 0
         for item in source.items():
-            how = {True: "instance", False: "metadata", None: "skip"}[
-                whole_instance(item.sop_class_uid)
-            ]
-            if item.sop_class_uid is None:
-                how = "read"
+            # a PACS item says what its class needs; a file is read to know
+            how = "read"
+            if item.sop_class_uid is not None:
+                whole = whole_instance(item.sop_class_uid)
+                how = {True: "instance", False: "metadata", None: "skip"}[whole]
             sys.stdout.write(f"{how}\t{item.sop_class_uid or ''}\t{item.key}\n")
             n += 1
     except DicomselError as e:

@@ -251,6 +251,8 @@ def export(
     ----------
     source : dicomsel.io.Source
     sink : dicomsel.io.Sink
+        Closed at the end, as :func:`dicomsel.pipeline.run` closes it (also when
+        the source cannot list its items).
     options : dicomsel.pipeline.ConvertOptions
     ledger : Ledger or None
         The state of earlier runs; None: a run of its own (as ``convert``).
@@ -273,7 +275,11 @@ def export(
     ValueError
         On invalid options, before any work.
     """
-    listed = list(source.items() if items is None else items)
+    try:
+        listed = list(source.items() if items is None else items)
+    except BaseException:  # the run never started: nothing of the sink's is kept
+        sink.close(commit=False)
+        raise
     if ledger is None:
         if on_plan is not None:
             on_plan(listed, 0)
