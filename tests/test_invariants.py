@@ -3,8 +3,8 @@
 The evaluator is :mod:`fhirpath_invariants`; HL7's R5 package is the cache of
 tools/fetch_hl7_r5.py (skipped without it, failed under CI).  What dicomsel writes today:
 ImagingSelection, Observation, Endpoint and the collection / transaction Bundles around them.
-R5's ImagingSelection has no invariant of its own (only dom-*, ele-1 and ext-1): the 3D-region
-rule (frameOfReferenceUid with imageRegion3D) is a cardinality matter left to the validator.
+R5's ImagingSelection has no invariant of its own (only dom-*, ele-1 and ext-1): that a 3D
+region needs frameOfReferenceUid is prose in R5, not an invariant, so it is not checked here.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def test_hl7_examples_meet_their_invariants() -> None:
         assert report.failures == [], path.name
     # the examples reach more than our output does: resolve(), Period, contained references
     assert {"dgr-1", "obs-9", "per-1", "obs-3", "ext-1", "cpt-2"} <= set(evaluated)
-    assert cache is fi.evaluator().definitions  # built once
+    assert cache is fi.evaluator().definitions  # parsed and compiled once, then cached
 
 
 def test_an_engine_error_is_reported_not_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
