@@ -13,8 +13,9 @@ from typing import Protocol
 
 from pydicom.dataset import Dataset
 
+from dicomsel.document import SrDocument
 from dicomsel.errors import InvalidInputError, InvalidUIDError, Issue
-from dicomsel.model import Code, ObservationRecord, Selection, SrDocument
+from dicomsel.model import Code, ObservationRecord, Selection
 from dicomsel.uid import check_uid
 
 __all__ = ["DeferredGroups", "ReadContext", "ReadOptions", "ReadResult"]

@@ -37,8 +37,9 @@ from dicomsel.dicom.values import (
     value,
     zone,
 )
+from dicomsel.document import Equipment, SrDocument
 from dicomsel.errors import InvalidInputError
-from dicomsel.model import Code, Equipment, Identifier, Performer, Reference, SrDocument
+from dicomsel.model import Code, Identifier, Performer, Reference
 from dicomsel.uid import is_valid_uid
 
 __all__ = ["Doc", "describe", "document_header", "observation_datetime"]

@@ -19,12 +19,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from dicomsel import terminology
+from dicomsel.document import SrDocument
 from dicomsel.fhir.datatypes import code_to_codeable_concept, typed_uid_identifier
 from dicomsel.fhir.datatypes import reference as reference_json
 from dicomsel.fhir.humanname import human_name
 from dicomsel.fhir.ids import ID_NAMESPACE, relative_reference, target_id
 from dicomsel.fhir.primitives import instant
-from dicomsel.model import SrDocument
 
 __all__ = ["IG", "PROFILES", "SOP_CLASS_SYSTEM", "write_graph"]
 
