@@ -83,6 +83,15 @@ def add_conversion_arguments(p: argparse.ArgumentParser) -> None:
         "--fhir", choices=sorted(FLAVOURS), default="r5", help="FHIR flavour (default r5)"
     )
     p.add_argument(
+        "--profile",
+        choices=("none", "dicom-sr"),
+        default="none",
+        help="dicom-sr: an SR becomes the HL7 dicom-sr IG's resource graph (DiagnosticReport, "
+        "Observations, ImagingSelections, Devices, Practitioners, BodyStructures), each "
+        "claiming its profile; other inputs are written as without it (default none; "
+        "R5 only)",
+    )
+    p.add_argument(
         "--strict",
         dest="validation",
         action="store_const",
@@ -334,6 +343,9 @@ def conversion_options(args: argparse.Namespace) -> Any:
     except ValueError as e:
         log.error("--frames: %s", e)
         return None
+    if args.profile != "none" and args.fhir != "r5":
+        log.error("--profile %s: the IG's profiles are R5; give --fhir r5", args.profile)
+        return None
     if args.jobs < 0:
         log.error("--jobs %d: give 1 or more processes, or 0 for one per CPU", args.jobs)
         return None
@@ -357,6 +369,7 @@ def conversion_options(args: argparse.Namespace) -> Any:
         jobs=args.jobs or os.cpu_count() or 1,
         observations=args.observations,
         item_timeout=args.item_timeout or None,
+        profile=args.profile,
     )
 
 

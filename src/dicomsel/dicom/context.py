@@ -13,6 +13,7 @@ from typing import Protocol
 
 from pydicom.dataset import Dataset
 
+from dicomsel.document import SrDocument
 from dicomsel.errors import InvalidInputError, InvalidUIDError, Issue
 from dicomsel.model import Code, ObservationRecord, Selection
 from dicomsel.uid import check_uid
@@ -173,6 +174,7 @@ class ReadResult:
     ``observations`` are the measurements and evaluations an SR holds; their
     ``derived_from`` name selections of ``selections`` by key. ``issues`` are
     what was read tolerantly or left out (pydicom's warnings among them).
+    ``document`` is what an SR says of itself (None for other objects).
     """
 
     sop_class_uid: str
@@ -180,6 +182,7 @@ class ReadResult:
     selections: list[Selection] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     observations: list[ObservationRecord] = field(default_factory=list)
+    document: SrDocument | None = None
 
     @property
     def warnings(self) -> list[str]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 
 from dicomsel import fhir
-from dicomsel.dicom import image
+from dicomsel.dicom import ReadResult, image
 from dicomsel.errors import DicomselError, NotDicomError, UnsupportedObjectError
 from dicomsel.export.guard import ItemTimeout, describe, time_limit
-from dicomsel.fhir import observation
+from dicomsel.fhir import dicomsr, observation
+from dicomsel.fhir.base import Output
 from dicomsel.io.base import Item, Source
 from dicomsel.pipeline.outcome import (
     ConvertOptions,
@@ -101,6 +102,8 @@ def _convert_item(source: Source, item: Item, opts: ConvertOptions) -> ItemResul
                 observation.validate(res)
             out.resources.extend(obs.resources)
             out.warnings.extend(obs.warnings)
+        if opts.profile == "dicom-sr":
+            _profile_dicom_sr(result, out, path)
     except DicomselError as e:
         log.error("%s: %s", path, e)
         outcome.status, outcome.reason = "failed", error_reason(e)
@@ -112,3 +115,15 @@ def _convert_item(source: Source, item: Item, opts: ConvertOptions) -> ItemResul
     outcome.resources = [f"{r['resourceType']}/{r['id']}" for r in out.resources]
     outcome.resources += [f"{v['resourceType']}/{k}" for k, v in sorted(out.shared.items())]
     return ItemResult(outcome, out.resources, out.shared, pending)
+
+
+def _profile_dicom_sr(result: ReadResult, out: Output, path: str) -> None:
+    """``--profile dicom-sr``: an SR's resources become the IG's graph (others stay as they are)."""
+    if result.document is None:
+        log.info("%s: --profile dicom-sr applies to SR documents only: written as R5", path)
+        return
+    graph, warnings = dicomsr.write_graph(result.document, out.resources)
+    for res in graph:
+        observation.validate(res)
+    out.resources[:] = graph
+    out.warnings.extend(warnings)

@@ -45,6 +45,10 @@ class ConvertOptions:
         Seconds one item may take to read and convert, enforced in the process
         that converts it (main thread only, POSIX); over it the item fails and the
         batch goes on. None or 0: no limit.
+    profile : str
+        ``none`` (default) or ``dicom-sr``: an SR becomes the HL7 dicom-sr IG's
+        resource graph, each resource claiming its profile (R5 only; other inputs
+        are written as without it).
     """
 
     fhir: str = "r5"
@@ -53,6 +57,7 @@ class ConvertOptions:
     jobs: int = 1
     observations: bool = True
     item_timeout: float | None = 60.0
+    profile: str = "none"
 
     @property
     def strict(self) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydicom.dataset import Dataset
 
@@ -37,11 +37,16 @@ from dicomsel.dicom.values import (
     value,
     zone,
 )
+from dicomsel.document import Equipment, SrDocument
 from dicomsel.errors import InvalidInputError
 from dicomsel.model import Code, Identifier, Performer, Reference
 from dicomsel.uid import is_valid_uid
 
-__all__ = ["Doc", "document_header", "observation_datetime"]
+__all__ = ["Doc", "describe", "document_header", "observation_datetime"]
+
+#: Device Serial Number, Software Versions (not in dicomsel.dicom.tags: only this reads them)
+_DEVICE_SERIAL_NUMBER = 0x00181000
+_SOFTWARE_VERSIONS = 0x00181020
 
 
 @dataclass(slots=True)
@@ -65,6 +70,10 @@ class Doc:
     preliminary: str | None
     zone: str | None
     zone_warned: bool = False
+    equipment: Equipment | None = None
+    person_names: tuple[str, ...] = ()
+    #: Algorithm Name and Version (TID 4019) of each algorithm read, in order
+    algorithms: list[tuple[str, str | None]] = field(default_factory=list)
 
 
 def _flag(ds: Dataset, tag: int, keyword: str, allowed: set[str], ctx: ReadContext) -> str | None:
@@ -140,6 +149,78 @@ def document_header(ds: Dataset, ctx: ReadContext) -> Doc:
         ),
         preliminary=_flag(ds, PreliminaryFlag, "PreliminaryFlag", {"PRELIMINARY", "FINAL"}, ctx),
         zone=zone(get_text(ds, TimezoneOffsetFromUTC)) or zone(ctx.options.timezone),
+        equipment=_general_equipment(ds),
+        person_names=_person_names(root_items),
+    )
+
+
+def _general_equipment(ds: Dataset) -> Equipment | None:
+    """General Equipment (PS3.3 C.7.5.1) as it stands; None when it names nothing."""
+    raw_versions = ds.get(_SOFTWARE_VERSIONS)
+    versions: tuple[str, ...] = ()
+    if raw_versions is not None and raw_versions.value:
+        values = raw_versions.value
+        items = [values] if isinstance(values, str) else list(values)
+        versions = tuple(str(v).strip() for v in items if str(v).strip())
+    device_uid = get_text(ds, DeviceUID)
+    out = Equipment(
+        manufacturer=get_text(ds, Manufacturer),
+        model_name=get_text(ds, ManufacturerModelName),
+        serial_number=get_text(ds, _DEVICE_SERIAL_NUMBER),
+        software_versions=versions,
+        device_uid=device_uid if device_uid and is_valid_uid(device_uid) else None,
+    )
+    return None if out == Equipment() else out
+
+
+def _person_names(root_items: list[Dataset]) -> tuple[str, ...]:
+    """Person Observer's Name (DCM 121008, PNAME) of the root's observer context, as PN."""
+    names: list[str] = []
+    for item in root_items:
+        if item.get("RelationshipType") != "HAS OBS CONTEXT" or item.get("ValueType") != "PNAME":
+            continue
+        concept = item.get("ConceptNameCodeSequence")
+        if not concept or str(concept[0].get("CodeValue", "")).strip() != "121008":
+            continue
+        name = str(item.get("PersonName", "")).strip()
+        if name:
+            names.append(name)
+    return tuple(names)
+
+
+def describe(doc: Doc) -> SrDocument:
+    """The document's descriptor for the neutral model (:attr:`ReadResult.document`).
+
+    Parameters
+    ----------
+    doc : Doc
+        The header, after the content tree was read (its algorithms known).
+
+    Returns
+    -------
+    dicomsel.model.SrDocument
+    """
+    algorithms: list[tuple[str, str | None]] = []
+    for algo in doc.algorithms:
+        if algo not in algorithms:
+            algorithms.append(algo)
+    return SrDocument(
+        source_uid=doc.source_uid,
+        sop_class_uid=doc.sop_class_uid,
+        title=doc.title,
+        study_instance_uid=doc.study,
+        series_instance_uid=doc.series,
+        subject=doc.subject,
+        issued=doc.issued,
+        based_on=doc.based_on,
+        completion_flag=doc.completion,
+        verification_flag=doc.verification,
+        preliminary_flag=doc.preliminary,
+        person_names=doc.person_names,
+        people=tuple(doc.people),
+        device_observers=tuple(p.actor for p in doc.performers if is_device(p.actor)),
+        equipment=doc.equipment,
+        algorithms=tuple(algorithms),
     )
 
 

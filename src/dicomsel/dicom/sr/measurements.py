@@ -140,6 +140,7 @@ class Measurements:
                 version = get_text(child.item, TextValue)
         if not name:
             return None
+        self.doc.algorithms.append((name, version))
         return device(display=f"{name} {version}" if version else name)
 
     def _own_keys(self, node: Node) -> list[str]:

@@ -9,7 +9,7 @@ from dicomsel.dicom import tags
 from dicomsel.dicom.context import ReadContext, ReadResult
 from dicomsel.dicom.evidence import CURRENT, OTHER, read_evidence
 from dicomsel.dicom.schemes import declared_schemes
-from dicomsel.dicom.sr.header import document_header
+from dicomsel.dicom.sr.header import describe, document_header
 from dicomsel.dicom.sr.items import get_text
 from dicomsel.dicom.sr.measurements import Measurements
 from dicomsel.dicom.sr.selections import Selections
@@ -78,6 +78,7 @@ def _read(ds: Dataset, ctx: ReadContext) -> ReadResult:
     result = ReadResult(sop_class_uid=doc.sop_class_uid, sop_instance_uid=doc.source_uid)
     result.selections = sel.selections()
     result.observations = observations
+    result.document = describe(doc)
     if not result.selections and not observations:
         ctx.warn("no image reference, region, evidence or measurement: nothing to convert")
     result.issues = ctx.issues
