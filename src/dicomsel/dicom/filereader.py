@@ -1,6 +1,9 @@
 """Reading a DICOM file's header: the one place the readers' input comes from a file.
 
-- :func:`read_header_file` reads up to Pixel Data and stops before the
+- :func:`read_header_file` reads a well-formed little endian file from its element
+  headers (:mod:`dicomsel.dicom.rawheader`, the same dataset pydicom would build,
+  at about half the cost), anything else with pydicom; either way it reads up to
+  Pixel Data and stops before the
   Per-frame Functional Groups Sequence, which it leaves to a
   :class:`PerFrameGroups` (path, offset, encoding) that reads them when a
   reader asks (:attr:`dicomsel.dicom.context.ReadContext.deferred`);
@@ -40,7 +43,8 @@ from pydicom.errors import InvalidDicomError
 
 from dicomsel.dicom import tags
 from dicomsel.dicom.guard import PARSE_ERRORS, deep_call, parse_error
-from dicomsel.dicom.scanner import UNDEFINED, Scanner, Unsupported, element_end
+from dicomsel.dicom.rawheader import read_raw_header, unread_cut
+from dicomsel.dicom.scanner import UNDEFINED, element_end
 from dicomsel.errors import DicomselError, InvalidInputError, NotDicomError
 from dicomsel.redact import phi_values, redact
 
@@ -220,6 +224,9 @@ def read_header_file(path: str | os.PathLike[str]) -> HeaderFile:
 
 
 def _read_header_file(p: str) -> HeaderFile:
+    fast = _raw_header_file(p)
+    if fast is not None:
+        return fast
     bare = False
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -249,6 +256,23 @@ def _read_header_file(p: str) -> HeaderFile:
         notes.insert(0, "no Part 10 preamble and 'DICM' prefix: read as a bare dataset")
     notes += [n for n in (note, bulk) if n]
     return HeaderFile(ds, notes, deferred)
+
+
+def _raw_header_file(p: str) -> HeaderFile | None:
+    """The header read by :func:`dicomsel.dicom.rawheader.read_raw_header`, or None."""
+    try:
+        header = read_raw_header(p)
+    except OSError:
+        return None  # pydicom's path reports it
+    if header is None:
+        return None
+    deferred = None
+    if header.stop_tag == tags.PerFrameFunctionalGroupsSequence and header.stopped_at is not None:
+        deferred = PerFrameGroups(p, header.stopped_at, header.implicit, True, False)
+    notes = []
+    if header.unread_cut is not None:
+        notes.append(_cut_note(header.unread_cut, os.path.getsize(p)))
+    return HeaderFile(header.dataset, notes, deferred)
 
 
 #: the per-frame groups :func:`load` left unread, by id of the dataset (while it lives)
@@ -432,22 +456,18 @@ def _bulk_note(ds: Dataset, path: str, stopped_at: int | None) -> str | None:
     with open_bytes(path) as fp:
         if isinstance(fp, io.BytesIO):
             return None
-        scanner = Scanner(fp, bool(encoding[0]))
-        size, pos = scanner.size, stopped_at
-        while pos < size:
-            tag = None
-            try:
-                tag, length, vpos = scanner.header(pos)
-                pos = scanner.skip(vpos, length)
-            except Unsupported:
-                if tag is None:
-                    return None  # no element header there: the truncation check's business
-                name = pydicom.datadict.keyword_for_tag(tag) or "element"
-                return (
-                    f"truncated file: {name} ({tag >> 16:04X},{tag & 0xFFFF:04X}) runs past the "
-                    f"end of the file (byte {size}): the header was read, its bulk data is cut"
-                )
-    return None
+        size = len(fp)  # type: ignore[arg-type]
+        tag = unread_cut(fp, stopped_at, size, bool(encoding[0]))
+    return None if tag is None else _cut_note(tag, size)
+
+
+def _cut_note(tag: int, size: int) -> str:
+    """The note on an element left unread that runs past the end of the file."""
+    name = pydicom.datadict.keyword_for_tag(tag) or "element"
+    return (
+        f"truncated file: {name} ({tag >> 16:04X},{tag & 0xFFFF:04X}) runs past the "
+        f"end of the file (byte {size}): the header was read, its bulk data is cut"
+    )
 
 
 def _end_from_header(path: str, offset: int | None, ds: Dataset) -> int | None:

@@ -1,0 +1,255 @@
+"""The header read from element headers equals pydicom's, and falls back where it should.
+
+:mod:`dicomsel.dicom.rawheader` builds the dataset ``dcmread`` would (raw
+elements that pydicom converts on access); pydicom is the reference here: every
+real and sample file, and the same files in the other encodings PS3.5 allows
+(Implicit VR Little Endian, undefined-length sequences and items, 7.5), must read
+to the same elements, values, encoding and character set, and convert to the
+same bytes. Whatever it does not read exactly (big endian, deflated, a Command
+Set, a wrong File Meta Information Group Length, truncation ...) must fall back
+to pydicom, which reports it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
+
+from dicomsel import ConvertOptions, convert
+from dicomsel.dicom import ReadOptions, filereader, rawheader
+
+from conftest import REALDATA, SAMPLES, realdata
+
+
+def _files() -> list[Path]:
+    real = sorted(REALDATA.glob("*.dcm")) if REALDATA.is_dir() else []
+    return real + sorted(SAMPLES.glob("*.dcm"))
+
+
+FILES = _files()
+
+
+@pytest.fixture
+def pydicom_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(rawheader, "ENABLED", False)
+    yield
+
+
+def _pydicom_header(path: Path) -> filereader.HeaderFile:
+    was = rawheader.ENABLED
+    rawheader.ENABLED = False
+    try:
+        return filereader.read_header_file(path)
+    finally:
+        rawheader.ENABLED = was
+
+
+def _same_dataset(fast: Dataset, ref: Dataset, where: str) -> None:
+    assert list(fast._dict) == list(ref._dict), f"{where}: other elements"
+    for tag in ref._dict:
+        a, b = fast._dict[tag], ref._dict[tag]
+        if isinstance(a, RawDataElement) and isinstance(b, RawDataElement):
+            assert tuple(a) == tuple(b), f"{where} {tag}"
+        else:  # pydicom parses undefined-length sequences at once; compare values
+            assert fast[tag].VR == ref[tag].VR, f"{where} {tag}"
+            assert fast[tag].value == ref[tag].value, f"{where} {tag}"
+            assert fast[tag].is_undefined_length == ref[tag].is_undefined_length
+
+
+def _check_same(path: Path) -> None:
+    header = rawheader.read_raw_header(str(path))
+    assert header is not None, f"{path.name}: not read by the element-header reader"
+    ref = _pydicom_header(path)
+    fast, want = header.dataset, ref.dataset
+    _same_dataset(fast, want, path.name)
+    _same_dataset(fast.file_meta, want.file_meta, f"{path.name} meta")
+    for attr in ("original_encoding", "original_character_set", "_character_set", "preamble"):
+        assert getattr(fast, attr) == getattr(want, attr), f"{path.name}: {attr}"
+    assert fast.filename == want.filename
+    got = filereader.read_header_file(path)
+    assert got.notes == ref.notes
+    assert (got.deferred is None) == (ref.deferred is None)
+    if ref.deferred is not None and got.deferred is not None:
+        assert (got.deferred.offset, got.deferred.implicit) == (
+            ref.deferred.offset,
+            ref.deferred.implicit,
+        )
+
+
+def _convert_bytes(paths: list[Path], fast: bool) -> tuple[str, list[Any]]:
+    was = rawheader.ENABLED
+    rawheader.ENABLED = fast
+    try:
+        batch = convert(
+            [str(p) for p in paths], ConvertOptions(read=ReadOptions(timezone="+00:00"))
+        )
+    finally:
+        rawheader.ENABLED = was
+    text = json.dumps(batch.resources, sort_keys=True)
+    outcomes = [o.as_json() for o in batch.outcomes]
+    return text, outcomes
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_real_and_sample_files_read_as_pydicom_reads_them(path: Path) -> None:
+    if rawheader.read_raw_header(str(path)) is None:
+        ts = str(_pydicom_header(path).dataset.file_meta.get("TransferSyntaxUID", ""))
+        # deflated (PS3.5 A.5) is pydicom's; every other real file takes the fast path
+        assert pydicom.uid.UID(ts).is_deflated, f"{path.name} ({ts}) fell back"
+        return
+    _check_same(path)
+
+
+def _rewritten(path: Path, folder: Path, implicit: bool, undefined: bool) -> Path:
+    ds = pydicom.dcmread(path)
+    if ds.file_meta.TransferSyntaxUID.is_compressed or ds.file_meta.TransferSyntaxUID.is_deflated:
+        pytest.skip("compressed or deflated: not rewritten in another encoding")
+    if undefined:
+        for elem in _sequences(ds):
+            elem.is_undefined_length = True
+            for item in elem.value:
+                item.is_undefined_length_sequence_item = True
+    out = folder / f"{path.stem}-{'i' if implicit else 'e'}{'u' if undefined else 'd'}.dcm"
+    if implicit:
+        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    ds.save_as(out, implicit_vr=implicit, little_endian=True, enforce_file_format=True)
+    return out
+
+
+def _sequences(ds: Dataset) -> Iterator[Any]:
+    for elem in ds:
+        if elem.VR == "SQ":
+            yield elem
+            for item in elem.value:
+                yield from _sequences(item)
+
+
+ENCODINGS = [(True, False), (False, True), (True, True)]
+
+
+@pytest.mark.parametrize(("implicit", "undefined"), ENCODINGS, ids=["implicit", "undef", "both"])
+def test_other_little_endian_encodings_read_and_convert_the_same(
+    tmp_path: Path, implicit: bool, undefined: bool
+) -> None:
+    """PS3.5 7.1.3 (implicit VR) and 7.5 (undefined lengths): same dataset, same output."""
+    names = ["kos_frames_segments.dcm", "seg_ct_small.dcm"]
+    sources = [SAMPLES / n for n in names]
+    real = [p for p in FILES if p.parent == REALDATA and p.name.startswith(("sr_", "kos_"))][:6]
+    written = []
+    for p in sources + real:
+        try:
+            written.append(_rewritten(p, tmp_path, implicit, undefined))
+        except pytest.skip.Exception:
+            continue
+    assert len(written) >= 4
+    for p in written:
+        _check_same(p)
+    assert _convert_bytes(written, True) == _convert_bytes(written, False)
+
+
+def test_the_conversions_of_every_file_are_the_same_bytes() -> None:
+    assert _convert_bytes(FILES, True) == _convert_bytes(FILES, False)
+
+
+def _sample_bytes() -> bytes:
+    return (SAMPLES / "kos_single_frame.dcm").read_bytes()
+
+
+def _write(tmp_path: Path, data: bytes, name: str = "x.dcm") -> Path:
+    p = tmp_path / name
+    p.write_bytes(data)
+    return p
+
+
+def _meta_end(data: bytes) -> int:
+    (length,) = struct.unpack_from("<I", data, 140)
+    return 144 + length
+
+
+def test_falls_back_on_big_endian_and_deflated(tmp_path: Path) -> None:
+    ds = pydicom.dcmread(SAMPLES / "kos_single_frame.dcm")
+    ds.file_meta.TransferSyntaxUID = ExplicitVRBigEndian
+    p = tmp_path / "big.dcm"
+    pydicom.dcmwrite(p, ds, implicit_vr=False, little_endian=False, force_encoding=True)
+    assert rawheader.read_raw_header(str(p)) is None
+    assert filereader.read_header_file(p).dataset.SOPInstanceUID == ds.SOPInstanceUID
+    deflated = realdata("sr_enhanced_deflated_dcm4che.dcm")
+    assert rawheader.read_raw_header(str(deflated)) is None
+
+
+def test_falls_back_without_the_part10_prefix(tmp_path: Path) -> None:
+    data = _sample_bytes()
+    assert (
+        rawheader.read_raw_header(str(_write(tmp_path, data[:128] + b"XXXX" + data[132:]))) is None
+    )
+    assert rawheader.read_raw_header(str(_write(tmp_path, data[:100], "short.dcm"))) is None
+
+
+def test_falls_back_on_a_wrong_group_length(tmp_path: Path) -> None:
+    data = bytearray(_sample_bytes())
+    struct.pack_into("<I", data, 140, struct.unpack_from("<I", data, 140)[0] + 2)
+    assert rawheader.read_raw_header(str(_write(tmp_path, bytes(data)))) is None
+
+
+def test_a_truncated_file_is_pydicoms_error(tmp_path: Path) -> None:
+    data = _sample_bytes()
+    p = _write(tmp_path, data[: len(data) - 5])
+    assert rawheader.read_raw_header(str(p)) is None
+    with pytest.raises(filereader.InvalidInputError, match="truncated"):
+        filereader.read_header_file(p)
+
+
+def test_falls_back_on_a_vr_it_does_not_know(tmp_path: Path) -> None:
+    data = bytearray(_sample_bytes())
+    start = _meta_end(bytes(data))
+    data[start + 4 : start + 6] = b"ZZ"
+    assert rawheader.read_raw_header(str(_write(tmp_path, bytes(data)))) is None
+
+
+def test_falls_back_when_the_bytes_contradict_the_transfer_syntax(tmp_path: Path) -> None:
+    data = _sample_bytes()
+    meta = data[: _meta_end(data)]
+    explicit = b"1.2.840.10008.1.2.1\x00"
+    assert explicit in meta
+    liar = meta.replace(explicit, b"1.2.840.10008.1.2\x00\x00\x00") + data[len(meta) :]
+    p = _write(tmp_path, liar)  # says Implicit VR Little Endian, is explicit
+    assert rawheader.read_raw_header(str(p)) is None
+    notes = filereader.read_header_file(p).notes  # pydicom reads it, and says so
+    assert any("found explicit VR" in n for n in notes), notes
+
+
+def test_pixel_data_cut_short_gives_pydicoms_note(tmp_path: Path) -> None:
+    from segfiles import ct_slices
+
+    ds = copy.deepcopy(next(iter(ct_slices(1, name="rawheader-cut", size=16))))
+    whole = tmp_path / "whole.dcm"
+    ds.save_as(whole, enforce_file_format=True)
+    cut = _write(tmp_path, whole.read_bytes()[:-100], "cut.dcm")
+    header = rawheader.read_raw_header(str(cut))
+    assert header is not None and header.unread_cut is not None
+    assert filereader.read_header_file(cut).notes == _pydicom_header(cut).notes
+    assert any("bulk data is cut" in n for n in filereader.read_header_file(cut).notes)
+
+
+def test_per_frame_groups_are_left_unread_as_pydicom_leaves_them(tmp_path: Path) -> None:
+    from segfiles import enhanced_ct, save
+
+    p = save(enhanced_ct(4, name="rawheader-mf"), tmp_path / "mf.dcm")
+    _check_same(p)
+    header = filereader.read_header_file(p)
+    assert header.deferred is not None
+    assert "PerFrameFunctionalGroupsSequence" not in header.dataset
+
+
+def test_switched_off_reads_with_pydicom(pydicom_only: None) -> None:
+    assert rawheader.read_raw_header(str(SAMPLES / "kos_single_frame.dcm")) is None
