@@ -19,6 +19,7 @@ from pydicom.sr.codedict import codes
 
 from dicomsel.fhir import observation
 from dicomsel.fhir.dicomsr.graph import PROFILES, profile_url
+from fhirpath_invariants import invariant_failures
 from ig_profiles import Profiles, graph_of
 
 from conftest import SHARED, realdata, realdata_files, resources_of, shared_data
@@ -99,6 +100,7 @@ def test_every_sr_graph_meets_the_ig(
         graph = graph_of(resources)
         bundle = json.loads(out)
         urls = {e["fullUrl"] for e in bundle["entry"]}
+        assert invariant_failures(bundle) == [], path  # bdl-*: the graph's Bundle
         assert sum(r["resourceType"] == "DiagnosticReport" for r in resources) == 1, path
         for res in resources:
             where = f"{path.name}: {res['resourceType']}/{res['id']}"
@@ -113,6 +115,7 @@ def test_every_sr_graph_meets_the_ig(
             else:
                 assert all(u in profiles.sds for u in claimed), where
             assert profiles.check(res, graph) == [], where
+            assert invariant_failures(res) == [], where  # HL7 R5's FHIRPath invariants
             for literal in _references(res):
                 if literal.startswith("urn:uuid:"):
                     assert literal in urls, f"{where}: {literal} does not resolve"
