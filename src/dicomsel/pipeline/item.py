@@ -93,12 +93,12 @@ def _convert_item(source: Source, item: Item, opts: ConvertOptions) -> ItemResul
     try:
         out = writer.write(selections)
         for res in out.resources + list(out.shared.values()):
-            writer.validate(res)
+            writer.validate(res, opts.full_validation)
         if opts.observations and result.observations:
             # flavour-independent: observations reach selections through out.refs
             obs = observation.write(result.observations, out.refs)
             for res in obs.resources:
-                observation.validate(res)
+                observation.validate(res, opts.full_validation)
             out.resources.extend(obs.resources)
             out.warnings.extend(obs.warnings)
     except DicomselError as e:

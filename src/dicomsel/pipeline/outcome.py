@@ -9,6 +9,7 @@ from typing import Any
 
 from dicomsel.dicom import ReadOptions
 from dicomsel.errors import DicomselError, Issue, Severity, Validation
+from dicomsel.fhir.r5.check import default_full
 from dicomsel.model import Selection
 
 __all__ = [
@@ -45,6 +46,10 @@ class ConvertOptions:
         Seconds one item may take to read and convert, enforced in the process
         that converts it (main thread only, POSIX); over it the item fails and the
         batch goes on. None or 0: no limit.
+    full_validation : bool
+        Validate each resource written with the heavy validators too
+        (fhir.resources, jsonschema: ``--validate full``), not only the fast
+        check; the default is ``DICOMSEL_VALIDATE``'s (fast when unset).
     """
 
     fhir: str = "r5"
@@ -53,6 +58,7 @@ class ConvertOptions:
     jobs: int = 1
     observations: bool = True
     item_timeout: float | None = 60.0
+    full_validation: bool = field(default_factory=default_full)
 
     @property
     def strict(self) -> bool:
