@@ -12,7 +12,7 @@ cannot be carried is reported as :class:`Issue` records, never dropped silently.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from dicomsel.dicom import ReadOptions, ReadResult, read_dataset, read_file
 from dicomsel.errors import (
@@ -58,10 +58,24 @@ from dicomsel.model import (
 )
 from dicomsel.pipeline import Batch, ConvertOptions, Outcome, convert, run
 
-try:
-    __version__ = version("dicomsel")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
+
+def __getattr__(name: str) -> Any:
+    """``__version__``, read from the installed metadata when first asked (PEP 562).
+
+    importlib.metadata costs tens of milliseconds to import; a conversion that
+    never asks for the version does not pay it.
+    """
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("dicomsel")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
+            value = "0+unknown"
+        globals()["__version__"] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ActorKind",

@@ -323,7 +323,8 @@ def project_problems(resource: dict[str, Any]) -> list[str]:
     if not isinstance(rid, str) or not _ID.fullmatch(rid):
         out.append(f"id {rid!r} is not a FHIR id (1-64 of A-Z a-z 0-9 - .)")
     if resource.get("resourceType") == "ImagingSelection":
-        if resource.get("status") not in STATUS_CODES:
+        status = resource.get("status")
+        if not isinstance(status, str) or status not in STATUS_CODES:
             out.append(f"status {resource.get('status')!r} not in {sorted(STATUS_CODES)}")
         raw = resource.get("instance")
         for i, inst in enumerate(raw if isinstance(raw, list) else ()):
@@ -336,7 +337,7 @@ def project_problems(resource: dict[str, Any]) -> list[str]:
                 regions = inst.get(key)
                 for j, reg in enumerate(regions if isinstance(regions, list) else ()):
                     code = reg.get("regionType") if isinstance(reg, dict) else None
-                    if code not in codes:
+                    if not isinstance(code, str) or code not in codes:
                         out.append(
                             f"instance[{i}].{key}[{j}].regionType {code!r} "
                             f"is not a {what} graphic type"

@@ -40,11 +40,15 @@ def model_problems(resource: dict[str, Any]) -> list[str]:
 
     rtype = resource.get("resourceType", "?")
     try:
-        get_fhir_model_class(rtype).model_validate(resource)
+        model = get_fhir_model_class(str(rtype))
+    except (KeyError, ValueError):  # fhir.resources raises ValueError for an unknown name
+        return [f"unknown resourceType {rtype!r}"]
+    try:
+        model.model_validate(resource)
     except PydanticError as e:
         return [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()]
-    except KeyError:
-        return [f"unknown resourceType {rtype!r}"]
+    except Exception as e:  # fhir_core's own validators crash on some wrong JSON types
+        return [f"fhir.resources could not read it: {type(e).__name__}: {e}"]
     return []
 
 
