@@ -19,7 +19,6 @@ from functools import cache
 from typing import Any
 
 import pytest
-from conftest import REALDATA, SAMPLES
 
 from dicomsel import ConvertOptions, convert
 from dicomsel.errors import ValidationError
@@ -28,6 +27,8 @@ from dicomsel.fhir.r5 import check
 from dicomsel.fhir.r5.validate import model_problems, validate_r5
 from dicomsel.fhir.snapshot1.check import compile_schema, schema_problems
 from dicomsel.fhir.snapshot1.validate import _schema_problems, schema
+
+from conftest import REALDATA, SAMPLES
 
 FLAVOURS = ("r5", "r5-snapshot1")
 
