@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import ROOT, SAMPLES
 
 HEAVY = ("fhir.resources", "fhir_core", "pydantic", "jsonschema", "highdicom")

@@ -288,13 +288,17 @@ def _one(value: Any, slot: _Slot, path: str, out: list[str]) -> None:
             out.append(f"{path}: {value} is out of {prim.name}'s 32-bit range")
 
 
+def _element(value: Any, path: str, out: list[str]) -> None:
+    if isinstance(value, dict):
+        _object(value, "Element", path, out)
+    else:
+        out.append(f"{path}: {_kind(value)} where an Element (an object) goes")
+
+
 def _extension_of(value: Any, slot: _Slot, primitive: Any, path: str, out: list[str]) -> None:
     """``_x``: the id and extensions of primitive ``x`` (a list beside a list, nulls allowed)."""
     if not slot.many:
-        if isinstance(value, dict):
-            _object(value, "Element", path, out)
-        else:
-            out.append(f"{path}: {_kind(value)} where an Element (an object) goes")
+        _element(value, path, out)
         return
     if not isinstance(value, list):
         out.append(f"{path}: {_kind(value)} where a list goes")
@@ -303,8 +307,7 @@ def _extension_of(value: Any, slot: _Slot, primitive: Any, path: str, out: list[
         out.append(f"{path}: {len(value)} items beside {len(primitive)} values")
     for i, item in enumerate(value):
         if item is not None:
-            _extension_of(item, _Slot("Element", False, 1, "Element", None, None), None,
-                          f"{path}[{i}]", out)  # fmt: skip
+            _element(item, f"{path}[{i}]", out)
 
 
 def project_problems(resource: dict[str, Any]) -> list[str]:
