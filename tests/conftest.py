@@ -19,6 +19,10 @@ SPEC = Path(os.environ.get("DICOMSEL_SPEC", SHARED / "spec"))
 SAMPLES = ROOT / "sample_dicom"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
+# every resource a test makes also gets the full validation (fhir.resources, jsonschema);
+# the CLI's default is the fast check alone (docs/validation.md)
+os.environ["DICOMSEL_VALIDATE"] = "full"
+
 # the sample generator's KOS builder (sample_dicom/kosgen.py) is used by tests too
 sys.path.insert(0, str(SAMPLES))
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -80,7 +80,11 @@ def test_sop_class_names() -> None:
 
 @pytest.mark.parametrize(
     ("tool", "table"),
-    [("gen_sop_classes.py", "sop_classes.json"), ("gen_srt_sct.py", "srt_sct.json")],
+    [
+        ("gen_sop_classes.py", "sop_classes.json"),
+        ("gen_srt_sct.py", "srt_sct.json"),
+        ("gen_r5_structure.py", "r5_structure.json"),
+    ],
 )
 def test_generated_table_is_current(tool: str, table: str) -> None:
     """The committed table is what its generator makes from pydicom's copy of the standard."""

@@ -11,6 +11,7 @@ from typing import Any
 __all__ = [
     "add_conversion_arguments",
     "add_subparser",
+    "add_validate_argument",
     "conversion_executor",
     "conversion_options",
     "write_atomic",
@@ -107,6 +108,7 @@ def add_conversion_arguments(p: argparse.ArgumentParser) -> None:
         help="what a warning does to its input: raise fails it, warn (default) logs it, "
         "ignore only records it in --report",
     )
+    add_validate_argument(p)
     p.add_argument(
         "--timezone",
         metavar="OFFSET",
@@ -309,6 +311,23 @@ def _check_output(args: argparse.Namespace) -> bool:
     return True
 
 
+def add_validate_argument(p: argparse.ArgumentParser) -> None:
+    """Add ``--validate fast|full`` (how each written resource is validated) to a subcommand.
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+    """
+    p.add_argument(
+        "--validate",
+        choices=("fast", "full"),
+        default=None,
+        help="how each resource written is validated: fast (the default, or "
+        "$DICOMSEL_VALIDATE) walks HL7's R5 element table and the Snapshot #1 schema; "
+        "full adds fhir.resources' models and jsonschema (slower)",
+    )
+
+
 def conversion_options(args: argparse.Namespace) -> Any:
     """The run's options from the arguments of :func:`add_conversion_arguments`.
 
@@ -355,6 +374,14 @@ def conversion_options(args: argparse.Namespace) -> Any:
     if args.item_timeout < 0:
         log.error("--item-timeout %s: give seconds, or 0 for no limit", args.item_timeout)
         return None
+    from dicomsel.errors import ValidationError
+    from dicomsel.fhir.r5.check import default_full
+
+    try:
+        full = args.validate == "full" if args.validate else default_full()
+    except ValidationError as e:
+        log.error("--validate: %s", e)
+        return None
     return ConvertOptions(
         fhir=args.fhir,
         validation=Validation(args.validation),
@@ -370,6 +397,7 @@ def conversion_options(args: argparse.Namespace) -> Any:
         observations=args.observations,
         item_timeout=args.item_timeout or None,
         profile=args.profile,
+        full_validation=full,
     )
 
 

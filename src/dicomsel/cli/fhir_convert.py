@@ -26,6 +26,7 @@ log = logging.getLogger("dicomsel")
 
 def add_subparser(sub: Any) -> None:
     """Add ``fhir-convert`` to the subcommands."""
+    from dicomsel.cli.convert import add_validate_argument
     from dicomsel.fhir import FORMATS
 
     p = sub.add_parser(
@@ -66,6 +67,7 @@ def add_subparser(sub: Any) -> None:
     p.add_argument(
         "--strict", action="store_true", help="fail an input on anything the target cannot carry"
     )
+    add_validate_argument(p)
     p.add_argument(
         "-v",
         "--verbose",
@@ -121,7 +123,9 @@ def _target(value: Any, table: dict[str, list[str]]) -> list[str] | None:
     return None
 
 
-def convert_resources(name: str, text: str | None, to: str, source: str | None = None) -> Converted:
+def convert_resources(
+    name: str, text: str | None, to: str, source: str | None = None, full: bool | None = None
+) -> Converted:
     """Convert the ImagingSelections of one FHIR input to flavour ``to``.
 
     Parameters
@@ -134,6 +138,9 @@ def convert_resources(name: str, text: str | None, to: str, source: str | None =
         The flavour to write.
     source : str, optional
         The input's flavour; by default each resource's shape decides.
+    full : bool or None
+        Validate the output with the heavy validators too (``--validate full``);
+        None: as ``DICOMSEL_VALIDATE`` says.
 
     Returns
     -------
@@ -153,7 +160,7 @@ def convert_resources(name: str, text: str | None, to: str, source: str | None =
     out = writer.write(found.selections)
     result = Converted(warnings=list(found.warnings) + out.warnings, flavours=found.flavours)
     for res in out.resources + list(out.shared.values()):
-        writer.validate(res)
+        writer.validate(res, full)
     result.resources = list(out.resources)
     result.shared = dict(out.shared)
     table = {rid: out.refs.get(key, []) for rid, key in found.keys.items()}
@@ -202,6 +209,7 @@ def run(args: argparse.Namespace) -> int:
                 text,
                 args.to,
                 None if args.source == "auto" else args.source,
+                args.validate == "full" if args.validate else None,
             )
         except DicomselError as e:
             log.error("%s", e)

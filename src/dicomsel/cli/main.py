@@ -28,16 +28,28 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the version is read (importlib.metadata) only when asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        kwargs.setdefault("help", "show program's version number and exit")
+        super().__init__(option_strings, dest=argparse.SUPPRESS, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        import dicomsel
+
+        print(f"{parser.prog} {dicomsel.__version__}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    from dicomsel import __version__
-
     parser = argparse.ArgumentParser(
         prog="dicomsel",
         description="DICOM image selections (KOS, SR, SEG, RTSTRUCT, images) to FHIR "
         "ImagingSelection and back.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in _subcommand_modules():
         module.add_subparser(sub)

@@ -46,6 +46,10 @@ class Flavour(Protocol):
         """Write selections as resources of this flavour."""
         ...
 
-    def validate(self, resource: dict[str, Any]) -> None:
-        """Raise :class:`dicomsel.errors.ValidationError` if ``resource`` is not valid."""
+    def validate(self, resource: dict[str, Any], full: bool | None = None) -> None:
+        """Raise :class:`dicomsel.errors.ValidationError` if ``resource`` is not valid.
+
+        The fast check always; ``full`` adds the heavy validator (fhir.resources,
+        jsonschema); None: as ``DICOMSEL_VALIDATE`` says (fast when unset).
+        """
         ...

@@ -286,13 +286,15 @@ def write(records: Sequence[ObservationRecord], refs: Mapping[str, Sequence[str]
     return clean_output(out)
 
 
-def validate(resource: dict[str, Any]) -> None:
-    """Validate an R5 Observation: fhir.resources plus the required bindings it skips.
+def validate(resource: dict[str, Any], full: bool | None = None) -> None:
+    """Validate an R5 Observation: the fast check, and fhir.resources under ``full``.
 
     Parameters
     ----------
     resource : dict
         An Observation (other resources are validated as R5).
+    full : bool or None
+        As :func:`dicomsel.fhir.r5.validate.validate_r5` takes it.
 
     Raises
     ------
@@ -304,4 +306,4 @@ def validate(resource: dict[str, Any]) -> None:
             f"Observation/{resource.get('id', '?')} is not valid R5: status {status!r} "
             f"not in {sorted(STATUS_CODES)}"
         )
-    validate_r5(resource)
+    validate_r5(resource, full)

@@ -94,16 +94,16 @@ def _convert_item(source: Source, item: Item, opts: ConvertOptions) -> ItemResul
     try:
         out = writer.write(selections)
         for res in out.resources + list(out.shared.values()):
-            writer.validate(res)
+            writer.validate(res, opts.full_validation)
         if opts.observations and result.observations:
             # flavour-independent: observations reach selections through out.refs
             obs = observation.write(result.observations, out.refs)
             for res in obs.resources:
-                observation.validate(res)
+                observation.validate(res, opts.full_validation)
             out.resources.extend(obs.resources)
             out.warnings.extend(obs.warnings)
         if opts.profile == "dicom-sr":
-            _profile_dicom_sr(result, out, path)
+            _profile_dicom_sr(result, out, path, opts.full_validation)
     except DicomselError as e:
         log.error("%s: %s", path, e)
         outcome.status, outcome.reason = "failed", error_reason(e)
@@ -117,13 +117,13 @@ def _convert_item(source: Source, item: Item, opts: ConvertOptions) -> ItemResul
     return ItemResult(outcome, out.resources, out.shared, pending)
 
 
-def _profile_dicom_sr(result: ReadResult, out: Output, path: str) -> None:
+def _profile_dicom_sr(result: ReadResult, out: Output, path: str, full: bool) -> None:
     """``--profile dicom-sr``: an SR's resources become the IG's graph (others stay as they are)."""
     if result.document is None:
         log.info("%s: --profile dicom-sr applies to SR documents only: written as R5", path)
         return
     graph, warnings = dicomsr.write_graph(result.document, out.resources)
     for res in graph:
-        observation.validate(res)
+        observation.validate(res, full)
     out.resources[:] = graph
     out.warnings.extend(warnings)

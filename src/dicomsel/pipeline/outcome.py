@@ -9,6 +9,7 @@ from typing import Any
 
 from dicomsel.dicom import ReadOptions
 from dicomsel.errors import DicomselError, Issue, Severity, Validation
+from dicomsel.fhir.r5.check import default_full
 from dicomsel.model import Selection
 
 __all__ = [
@@ -49,6 +50,10 @@ class ConvertOptions:
         ``none`` (default) or ``dicom-sr``: an SR becomes the HL7 dicom-sr IG's
         resource graph, each resource claiming its profile (R5 only; other inputs
         are written as without it).
+    full_validation : bool
+        Validate each resource written with the heavy validators too
+        (fhir.resources, jsonschema: ``--validate full``), not only the fast
+        check; the default is ``DICOMSEL_VALIDATE``'s (fast when unset).
     """
 
     fhir: str = "r5"
@@ -58,6 +63,7 @@ class ConvertOptions:
     observations: bool = True
     item_timeout: float | None = 60.0
     profile: str = "none"
+    full_validation: bool = field(default_factory=default_full)
 
     @property
     def strict(self) -> bool:

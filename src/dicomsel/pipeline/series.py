@@ -147,7 +147,7 @@ class SeriesMerger:
         try:
             out = writer.write([sel])
             for res in out.resources + list(out.shared.values()):
-                writer.validate(res)
+                writer.validate(res, self.opts.full_validation)
         except DicomselError as e:
             for o in outcomes:
                 o.status, o.reason = "failed", error_reason(e)

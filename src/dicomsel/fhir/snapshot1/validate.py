@@ -1,5 +1,8 @@
 """Validating Snapshot #1 resources: the project's JSON Schema plus the rules a schema cannot say.
 
+The schema is checked by its compiled walk (:mod:`dicomsel.fhir.snapshot1.check`),
+and under ``full`` by jsonschema's Draft 2020-12 validator too.
+
 The schema (``data/`` + :data:`SCHEMA_FILE`) is written from the spec text
 (../shared/spec/ImagingSelection-R5-snapshot1.txt), its properties in the
 spec's element order (:mod:`dicomsel.fhir.xml` writes XML in that order).
@@ -16,7 +19,9 @@ from typing import Any
 
 from dicomsel import terminology
 from dicomsel.errors import ValidationError
+from dicomsel.fhir.r5.check import default_full
 from dicomsel.fhir.r5.validate import validate_r5
+from dicomsel.fhir.snapshot1.check import schema_problems
 from dicomsel.fhir.snapshot1.rules import region_problem
 
 __all__ = ["SCHEMA_FILE", "schema", "validate"]
@@ -122,7 +127,7 @@ def _rule_problems(res: dict[str, Any]) -> list[str]:
     return problems
 
 
-def validate(resource: dict[str, Any]) -> None:
+def validate(resource: dict[str, Any], full: bool | None = None) -> None:
     """Validate one resource of a Snapshot #1 output.
 
     ImagingSelections against the project's schema (:func:`schema`, written
@@ -134,6 +139,10 @@ def validate(resource: dict[str, Any]) -> None:
     Parameters
     ----------
     resource : dict
+    full : bool or None
+        Besides the schema's compiled walk, validate with jsonschema (and R5
+        resources with fhir.resources); None: as ``DICOMSEL_VALIDATE`` says
+        (fast when unset).
 
     Raises
     ------
@@ -141,9 +150,11 @@ def validate(resource: dict[str, Any]) -> None:
         Naming the resource and the path of each problem.
     """
     if resource.get("resourceType") != "ImagingSelection":
-        validate_r5(resource)
+        validate_r5(resource, full)
         return
-    problems = _schema_problems(resource)
+    problems = schema_problems(resource)
+    if not problems and (full if full is not None else default_full()):
+        problems = _schema_problems(resource)
     problems += _rule_problems(resource)
     if problems:
         rid = resource.get("id", "?")

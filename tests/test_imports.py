@@ -1,0 +1,109 @@
+"""What a cheap command imports: no FHIR models, no validators, no highdicom (issue 14).
+
+``dicomsel --help`` and ``dicomsel convert`` of a tiny KOS under the default
+``--validate fast`` run in a fresh interpreter; afterwards ``sys.modules`` must
+hold none of the heavy packages. numpy is not in the list: pydicom 3's
+``pydicom/config.py`` imports it whenever it is installed (``have_numpy``), so
+``import pydicom`` alone loads it; nor is importlib.metadata, which
+``import pydicom`` loads through pydicom.data -> requests -> urllib3. dicomsel's
+own ``__version__`` is read only when asked for (:func:`test_version_is_lazy`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SAMPLES
+
+HEAVY = ("fhir.resources", "fhir_core", "pydantic", "jsonschema", "highdicom")
+
+_PROBE = """
+import contextlib, io, json, sys
+from dicomsel.cli.main import main
+with contextlib.redirect_stdout(io.StringIO()):
+    try:
+        code = main(sys.argv[1:])
+    except SystemExit as e:
+        code = e.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def _modules(*argv: str, validate: str | None = None) -> tuple[int, set[str]]:
+    env = {k: v for k, v in os.environ.items() if k != "DICOMSEL_VALIDATE"}
+    if validate:
+        env["DICOMSEL_VALIDATE"] = validate
+    env["PYTHONPATH"] = str(ROOT / "src")
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    doc = json.loads(proc.stdout.strip().splitlines()[-1])
+    return doc["code"], set(doc["modules"])
+
+
+def _heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+
+
+def test_help_imports_nothing_heavy() -> None:
+    code, modules = _modules("--help")
+    assert code == 0
+    assert _heavy(modules) == []
+
+
+def test_tiny_kos_conversion_imports_nothing_heavy(tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    code, modules = _modules("convert", str(SAMPLES / "kos_single_frame.dcm"), "-o", str(out))
+    assert code == 0
+    assert json.loads(out.read_text())["resourceType"] == "Bundle"
+    assert _heavy(modules) == []
+    assert "dicomsel.fhir.r5.check" in modules  # validated all the same, by the fast check
+
+
+@pytest.mark.parametrize("how", ["option", "env"])
+def test_full_validation_imports_the_models(tmp_path: Path, how: str) -> None:
+    """The probe can see them: under full the models are imported."""
+    out = tmp_path / "out.json"
+    argv = ["convert", str(SAMPLES / "kos_single_frame.dcm"), "-o", str(out)]
+    if how == "option":
+        code, modules = _modules(*argv, "--validate", "full")
+    else:
+        code, modules = _modules(*argv, validate="full")
+    assert code == 0
+    assert "fhir.resources" in modules and "pydantic" in modules
+
+
+def test_version_is_lazy() -> None:
+    """``import dicomsel`` does not read the metadata; ``dicomsel.__version__`` does."""
+    src = (ROOT / "src" / "dicomsel" / "__init__.py").read_text(encoding="utf-8")
+    top = src.split("\ndef __getattr__", 1)[0]
+    assert "importlib.metadata" not in top
+    probe = "import dicomsel; print(dicomsel.__version__)"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.strip() not in ("", "None")
+    code, _ = _modules("--version")
+    assert code == 0
+
+
+def test_bad_env_value_is_a_usage_error(tmp_path: Path) -> None:
+    code, _ = _modules(
+        "convert",
+        str(SAMPLES / "kos_single_frame.dcm"),
+        "-o",
+        str(tmp_path / "o.json"),
+        validate="thorough",
+    )
+    assert code == 2
