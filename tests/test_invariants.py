@@ -334,7 +334,7 @@ def test_period_end_before_start_checked_by_hand(produced: dict[str, Any]) -> No
 
 
 def test_resource_of_uncached_type_is_a_problem_not_a_pass() -> None:
-    failures = fi.invariant_failures({"resourceType": "Practitioner", "id": "x"})
+    failures = fi.invariant_failures({"resourceType": "Medication", "id": "x"})
     assert failures and "no cached R5 StructureDefinition" in failures[0]
 
 

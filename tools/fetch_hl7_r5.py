@@ -67,7 +67,9 @@ THO_CODE_SYSTEMS = ("endpoint-connection-type",)
 # Resources whose StructureDefinition is kept (for element cardinalities the schema omits).
 # Every complex datatype's StructureDefinition is kept as well (derived from the schema).
 RESOURCE_STRUCTURE_DEFINITIONS = (
+    "BodyStructure",
     "Bundle",
+    "Device",
     "DiagnosticReport",
     "Endpoint",
     "ImagingSelection",
@@ -76,6 +78,7 @@ RESOURCE_STRUCTURE_DEFINITIONS = (
     "OperationOutcome",
     "Parameters",
     "Patient",
+    "Practitioner",
 )
 
 # Examples kept: every one of these types, plus Bundles up to EXAMPLE_BUNDLE_MAX_BYTES.

@@ -303,7 +303,7 @@ class _Graph:
             return self.algorithms[display]
         return self.observers.get(_device_key(device or {}), self.equipment)
 
-    def site_for(self, obs: dict[str, Any], key: str) -> dict[str, Any]:
+    def site_for(self, obs: dict[str, Any], key: str, body_site: dict[str, Any]) -> dict[str, Any]:
         """The BodyStructure (dicom-sr-finding-site) of a finding site, shared by a group."""
         site = self.sites.get(key)
         if site is None:
@@ -316,7 +316,7 @@ class _Graph:
             ]
             if tracking:
                 res["identifier"] = tracking
-            res["includedStructure"] = [{"structure": obs["bodySite"]}]
+            res["includedStructure"] = [{"structure": body_site}]
             res["patient"] = self._subject()
             site = self.sites[key] = _claim(res, "dicom-sr-finding-site")
         return site
@@ -397,6 +397,7 @@ def write_graph(
     members = {target_id(m) for o in observations for m in o.get("hasMember") or []}
     group_of = {target_id(m): o["id"] for o in observations for m in o.get("hasMember") or []}
     profiled: list[dict[str, Any]] = []
+    sites = {o["id"]: o["bodySite"] for o in observations if "bodySite" in o}
     for obs in observations:
         name = _observation_profile(obs)
         obs["subject"] = obs.get("subject") or _absent()
@@ -405,13 +406,15 @@ def write_graph(
         if people:
             obs["performer"] = people
         obs["device"] = _ref(graph.device_for(obs.get("device")))
-        if "bodySite" in obs:
+        if obs["id"] in sites:
             group = group_of.get(obs["id"])
             owner = by_id.get(group) if group else None
-            if owner is not None and owner.get("bodySite") == obs["bodySite"]:
-                site = graph.site_for(owner, f"site|{owner['id']}")
+            if owner is not None and sites.get(owner["id"]) == sites[obs["id"]]:
+                site = graph.site_for(owner, f"site|{owner['id']}", sites[owner["id"]])
             else:
-                site = graph.site_for(obs, f"site|{obs['id']}")
+                site = graph.site_for(obs, f"site|{obs['id']}", sites[obs["id"]])
+            # R5 obs-8: bodyStructure only without bodySite; the site is the structure's
+            del obs["bodySite"]
             obs["bodyStructure"] = _ref(site)
         _single_derived(obs, by_id, profile_of, warnings)
         if name is None:
