@@ -65,13 +65,9 @@ __all__ = [
 ]
 
 #: HL7 v2 table 0203, identifier types (``ACSN``, ``PLAC``, ...).
-V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+V2_0203 = terminology.V2_0203
 #: HL7 v2-0203 displays of the identifier types written (the dicom-sr IG's pattern).
-V2_0203_DISPLAYS = {
-    "ACSN": "Accession ID",
-    "PLAC": "Placer Identifier",
-    "FILL": "Filler Identifier",
-}
+V2_0203_DISPLAYS = terminology.V2_0203_DISPLAYS
 #: The Identifier.system of a DICOM UID, whose value is ``urn:oid:<uid>``.
 DICOM_UID_SYSTEM = "urn:dicom:uid"
 
