@@ -17,11 +17,11 @@ from dicomsel import read_dataset
 from dicomsel.fhir import r5
 from dicomsel.fhir.r5.read import from_imaging_selection
 
-from conftest import realdata, resources_of
+from conftest import SHARED, realdata, resources_of
 from srfiles import add_observation_uids
 
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
-IG = Path("/work/shared/hl7-dicom-sr-ig")
+IG = SHARED / "hl7-dicom-sr-ig"
 SR = "sr_tid1500_highdicom_scoord_scoord3d.dcm"
 
 
