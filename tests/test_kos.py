@@ -74,7 +74,10 @@ def test_title_identifier_and_header(tmp_path: Path) -> None:
         IdentifierKind.ACCESSION,
     )
     assert sel.description == "Look here"
-    assert [p.actor.display for p in sel.performers] == ["Doe Jane"]
+    # PS3.5 6.2.1: the PN keeps its components; the display reads as a name
+    assert [(p.actor.display, p.actor.person_name) for p in sel.performers] == [
+        ("Jane Doe", "Doe^Jane")
+    ]
     assert sel.subject is not None and sel.subject.identifier is not None
     assert sel.subject.identifier.value == ds.PatientID
 

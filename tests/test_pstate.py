@@ -184,7 +184,7 @@ def test_every_graphic_type_in_pixel_units(tmp_path: Path) -> None:
     assert len(written) == len(SHAPES) and _regions(sel) == written
     assert [r[0] for r in written] == [t.lower() for t, _ in SHAPES]
     assert sel.code.text == "Findings" and sel.description == "ruler: 12.5 mm"
-    assert next(p.actor.display for p in sel.performers if p.actor.display) == "Doe Jane"
+    assert next(p.actor.display for p in sel.performers if p.actor.display) == "Jane Doe"
     assert not [i for i in result.issues if "DISPLAY" in i.reason]
 
 

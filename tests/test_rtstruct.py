@@ -63,7 +63,8 @@ def test_one_selection_per_roi_and_per_series_of_its_contour_images(tmp_path: Pa
     assert images.frame_of_reference_uid == FRAME_OF_REFERENCE
     ptv = rois[2]
     assert (ptv.code.value, ptv.code.text) == (None, "PTV")  # no identification code: text only
-    assert [p.actor.display for p in ptv.performers][-1] == "Planner Pat"
+    interpreter = ptv.performers[-1].actor  # ROI Interpreter, a PN (PS3.5 6.2.1)
+    assert (interpreter.display, interpreter.person_name) == ("Pat Planner", "Planner^Pat")
     # the same image named by two contours is selected once
     assert len(_images(result.selections, 2)[0].instances) == 2
 

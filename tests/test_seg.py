@@ -77,7 +77,7 @@ def test_one_segment(tmp_path: Path) -> None:
     assert segment.description == "Tracking ID: finding-1"
     assert segment.issued == dt.datetime(2024, 1, 2, 10, 15, tzinfo=PLUS_1)
     assert [p.actor.display for p in segment.performers] == [
-        "Tester Tina",
+        "Tina Tester",
         "dicomsel tests/segfiles.py",
     ]
     assert source.code == SOURCE_IMAGE_CODE

@@ -236,7 +236,7 @@ def test_measurement_groups_and_measurements(all_types: Path, run_cli: Any) -> N
         assert g["subject"]["identifier"]["value"] == "SR-PAT-1"
         assert g["issued"] == "2024-03-05T08:15:00+01:00"
         assert g["partOf"][0]["identifier"]["value"] == f"urn:oid:{STUDY}"
-        assert g["performer"] == [{"type": "Practitioner", "display": "Reader Rita"}]
+        assert g["performer"] == [{"type": "Practitioner", "display": "Rita Reader"}]
         (member,) = g["hasMember"]
         m = observations[member["reference"]]
         assert "valueQuantity" in m

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from dicomsel.errors import InvalidInputError
+from dicomsel.personname import normalise
 from dicomsel.uid import check_uid
 
 __all__ = [
@@ -147,16 +148,25 @@ class ActorKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Reference:
-    """A reference to another resource by business identifier (not by id)."""
+    """A reference to another resource by business identifier (not by id).
+
+    ``person_name`` is the DICOM Person Name (PS3.5 6.2.1) of a person known by name
+    (an observer, a content creator), its components and groups as DICOM has them
+    (insignificant spaces and trailing delimiters left out); ``display`` is then a
+    readable form of it.
+    """
 
     kind: ActorKind
     identifier: Identifier | None = None
     display: str | None = None
+    person_name: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", ActorKind(self.kind))
-        if self.identifier is None and not self.display:
-            raise InvalidInputError("a reference needs an identifier or a display")
+        if self.person_name is not None:
+            object.__setattr__(self, "person_name", normalise(self.person_name) or None)
+        if self.identifier is None and not self.display and not self.person_name:
+            raise InvalidInputError("a reference needs an identifier, a display or a name")
 
 
 class PerformerFunction(StrEnum):

@@ -24,6 +24,8 @@ __all__ = [
     "SEG_SOP_CLASSES",
     "SINGLE_FRAME_CLASSES",
     "SOP_CLASS_SYSTEM",
+    "V2_0203",
+    "V2_0203_DISPLAYS",
     "RegionType",
     "canonical_scheme",
     "is_sr_sop_class",
@@ -46,6 +48,24 @@ __all__ = [
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
 #: The system of ``instance.sopClass`` codings: RFC 3986 URIs, ``urn:oid:<uid>``.
 SOP_CLASS_SYSTEM = "urn:ietf:rfc:3986"
+#: HL7 v2 table 0203, identifier types: the Defined Terms of Identifier Type Code
+#: (0040,0035) (PS3.3 C.7.1.1) and the types dicomsel gives accession, placer and
+#: filler numbers.
+V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+#: Displays of the v2-0203 codes dicomsel writes or reads most (HL7 v2 table 0203).
+V2_0203_DISPLAYS = {
+    "ACSN": "Accession ID",
+    "PLAC": "Placer Identifier",
+    "FILL": "Filler Identifier",
+    "MR": "Medical record number",
+    "PI": "Patient internal identifier",
+    "PT": "Patient external identifier",
+    "PN": "Person number",
+    "SS": "Social Security number",
+    "DL": "Driver's license number",
+    "PPN": "Passport number",
+    "NI": "National unique individual identifier",
+}
 
 #: Segmentation Storage and Label Map Segmentation Storage: a subset means segment numbers.
 SEG_SOP_CLASSES = frozenset({"1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7"})

@@ -14,7 +14,7 @@ from pydicom.sequence import Sequence
 
 from dicomsel.dicom import tags
 from dicomsel.dicom.context import ReadContext
-from dicomsel.dicom.values import author, device, first_code, person, text, value
+from dicomsel.dicom.values import author, device, first_code, person_of_pn, text, value
 from dicomsel.model import Identifier, Performer
 
 __all__ = ["iter_content", "observer_performers"]
@@ -40,8 +40,9 @@ def observer_performers(items: Sequence | list[Dataset], ctx: ReadContext) -> tu
     """Observer context (TID 1002, HAS OBS CONTEXT items) as performers.
 
     Each Observer Type item starts a new observer; a person becomes a
-    reference by display (the Person Observer's Name), a device a reference
-    by identifier (Device Observer UID) and display.
+    reference by name (the Person Observer's Name as a DICOM PN, PS3.5 6.2.1,
+    with a readable display), a device a reference by identifier (Device
+    Observer UID) and display.
 
     Parameters
     ----------
@@ -83,7 +84,7 @@ def observer_performers(items: Sequence | list[Dataset], ctx: ReadContext) -> tu
             else:
                 continue
         if vt == "PNAME":
-            current["name"] = str(item.get("PersonName", "")).replace("^", " ").strip()
+            current["name"] = str(item.get("PersonName", "")).strip()
         elif vt == "UIDREF":
             current["uid"] = str(item.get("UID", "")).strip()
         elif vt == "TEXT" and concept is not None:
@@ -91,13 +92,13 @@ def observer_performers(items: Sequence | list[Dataset], ctx: ReadContext) -> tu
     out: list[Performer] = []
     for obs in observers:
         if obs["type"] == "PERSON":
-            name = obs.get("name") or None
-            org = obs.get(_PERSON_ORG)
-            display = f"{name} ({org})" if name and org else name or org
-            if not display:
+            actor = person_of_pn(
+                obs.get("name"), "Person Observer's Name (DCM 121008)", ctx, obs.get(_PERSON_ORG)
+            )
+            if actor is None:
                 ctx.warn("a person observer has no Person Observer's Name: left out")
                 continue
-            out.append(author(person(display)))
+            out.append(author(actor))
         else:
             uid = obs.get("uid")
             ident = None

@@ -7,15 +7,18 @@ import re
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
+from dicomsel import terminology
 from dicomsel.dicom import tags
 from dicomsel.dicom.context import ReadContext
 from dicomsel.dicom.values import attr_name, text, value
-from dicomsel.model import ActorKind, Identifier, IdentifierKind, Reference
+from dicomsel.model import ActorKind, Code, Identifier, IdentifierKind, Reference
 
 __all__ = ["based_on", "entity_system", "subject"]
 
 _OID = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
+# HL7 v2 table 0203 codes: upper-case letters and digits (MR, PI, PPN, ...)
+_V2_CODE = re.compile(r"[A-Z0-9]{1,10}")
 _UUID = re.compile(r"[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
 
 
@@ -48,6 +51,26 @@ def entity_system(item: Dataset) -> str | None:
     return None
 
 
+def _identifier_type(item: Dataset, ctx: ReadContext) -> Code | None:
+    """Identifier Type Code (0040,0035): an HL7 v2 table 0203 code (PS3.3 C.7.1.1), e.g. MR."""
+    code = text(item, tags.IdentifierTypeCode)
+    if not code:
+        return None
+    if not _V2_CODE.fullmatch(code):
+        ctx.warn(
+            f"{attr_name('IssuerOfPatientIDQualifiersSequence')} > "
+            f"{attr_name('IdentifierTypeCode')} {code!r} is not an HL7 v2 table 0203 code: "
+            "left out",
+            attribute=attr_name("IdentifierTypeCode"),
+        )
+        return None
+    return Code(
+        value=code,
+        system=terminology.V2_0203,
+        meaning=terminology.V2_0203_DISPLAYS.get(code),
+    )
+
+
 def subject(ds: Dataset, ctx: ReadContext) -> Reference | None:
     """Patient ID (+ Issuer of Patient ID) as a Reference(Patient) by identifier.
 
@@ -55,7 +78,8 @@ def subject(ds: Dataset, ctx: ReadContext) -> Reference | None:
     Patient ID Qualifiers (type ISO, URI or UUID: :func:`entity_system`),
     Issuer of Patient ID when it is an OID,
     ``ReadOptions.patient_id_system``; otherwise no system and the issuer is
-    kept as the identifier's assigner.
+    kept as the identifier's assigner. Identifier Type Code (0040,0035) of the
+    qualifiers, an HL7 v2 table 0203 code (PS3.3 C.7.1.1), is the identifier's type.
 
     Parameters
     ----------
@@ -73,15 +97,17 @@ def subject(ds: Dataset, ctx: ReadContext) -> Reference | None:
         return None
     issuer = text(ds, tags.IssuerOfPatientID)
     system = None
+    kind: Code | None = None
     quals = value(ds, tags.IssuerOfPatientIDQualifiersSequence)
     if quals:
         system = entity_system(quals[0])
+        kind = _identifier_type(quals[0], ctx)
     if system is None and issuer and _OID.fullmatch(issuer):
         system = f"urn:oid:{issuer}"
     if system is None:
         system = ctx.options.patient_id_system
     assigner = issuer if issuer and system != f"urn:oid:{issuer}" else None
-    ident = Identifier(value=pid, system=system, assigner=assigner)
+    ident = Identifier(value=pid, system=system, kind=kind, assigner=assigner)
     return Reference(ActorKind.PATIENT, identifier=ident)
 
 

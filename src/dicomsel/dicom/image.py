@@ -32,7 +32,7 @@ from dicomsel.dicom.values import (
     code_from_item,
     code_key,
     device,
-    person,
+    person_of_pn,
     sop_class_uid,
     sop_instance_uid,
     value,
@@ -267,11 +267,9 @@ def creator_performers(ds: Dataset, ctx: ReadContext) -> tuple[Performer, ...]:
         When Device UID is invalid.
     """
     out: list[Performer] = []
-    name = value(ds, tags.ContentCreatorName)
-    text = str(name or "").replace("^", " ").strip()
-    text = " ".join(text.split())
-    if text:
-        out.append(author(person(text)))
+    creator = person_of_pn(value(ds, tags.ContentCreatorName), attr_name("ContentCreatorName"), ctx)
+    if creator is not None:
+        out.append(author(creator))
     parts = [
         str(value(ds, t) or "").strip() for t in (tags.Manufacturer, tags.ManufacturerModelName)
     ]

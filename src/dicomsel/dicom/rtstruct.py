@@ -25,7 +25,7 @@ from dicomsel.dicom.values import (
     code_from_item,
     issued,
     number_list,
-    person,
+    person_of_pn,
     text,
     value,
 )
@@ -344,10 +344,11 @@ def read_rtstruct(ds: Dataset, ctx: ReadContext) -> ReadResult:
         code, categories = _roi_code(roi)
         performers = list(creators)
         if roi.observation is not None:
-            interpreter = str(value(roi.observation, tags.ROIInterpreter) or "").replace("^", " ")
-            interpreter = " ".join(interpreter.split())
-            if interpreter:
-                performers.append(author(person(interpreter)))
+            interpreter = person_of_pn(
+                value(roi.observation, tags.ROIInterpreter), attr_name("ROIInterpreter"), ctx
+            )
+            if interpreter is not None:
+                performers.append(author(interpreter))
         description = roi.description if roi.description and roi.description != roi.name else None
         result.selections.append(
             Selection(

@@ -37,6 +37,7 @@ __all__ = [
     "FrameOfReferenceUID",
     "GraphicData",
     "GraphicType",
+    "IdentifierTypeCode",
     "InstanceNumber",
     "IssuerOfAccessionNumberSequence",
     "IssuerOfPatientID",
@@ -160,6 +161,7 @@ NumberOfFrames = 0x00280008
 LocalNamespaceEntityID = 0x00400031
 UniversalEntityID = 0x00400032
 UniversalEntityIDType = 0x00400033
+IdentifierTypeCode = 0x00400035
 MeasurementUnitsCodeSequence = 0x004008EA
 PlacerOrderNumberImagingServiceRequest = 0x00402016
 FillerOrderNumberImagingServiceRequest = 0x00402017

@@ -20,10 +20,11 @@ from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
-from dicomsel import terminology
+from dicomsel import personname, terminology
 from dicomsel.dicom import tags
 from dicomsel.dicom.context import ReadContext
 from dicomsel.dicom.schemes import declared_system
+from dicomsel.errors import InvalidInputError
 from dicomsel.model import (
     ActorKind,
     Code,
@@ -47,6 +48,7 @@ __all__ = [
     "issued",
     "number_list",
     "person",
+    "person_of_pn",
     "sop_class_uid",
     "sop_instance_uid",
     "text",
@@ -264,18 +266,64 @@ def code_key(code: Code, *, text_apart: bool = False) -> str:
     return f"{system}:{value or code.text or ''}"
 
 
-def person(display: str) -> Reference:
+def person(display: str, person_name: str | None = None) -> Reference:
     """A person known by name (the model's Practitioner reference).
 
     Parameters
     ----------
     display : str
+    person_name : str or None
+        The DICOM PN the name was read from, as it stands.
 
     Returns
     -------
     Reference
     """
-    return Reference(ActorKind.PERSON, display=display)
+    return Reference(ActorKind.PERSON, display=display, person_name=person_name)
+
+
+def person_of_pn(
+    raw: object, what: str, ctx: ReadContext, org: str | None = None
+) -> Reference | None:
+    """A person named by a PN value: its components kept, a readable display (PS3.5 6.2.1).
+
+    ``Observer^Olivia^^Dr.`` gives display ``Dr. Olivia Observer`` and the PN itself
+    as ``person_name``. A value that is not a valid PN (more than three groups or
+    five components, a group longer than 64 characters) is reported and kept as
+    display text only, its ``^`` read as spaces.
+
+    Parameters
+    ----------
+    raw : object
+        The value (a pydicom PersonName or a string); None or empty for no name.
+    what : str
+        The attribute, for messages.
+    ctx : ReadContext
+    org : str or None
+        The person's organisation (TID 1003 Person Observer's Organization Name),
+        added to the display in parentheses.
+
+    Returns
+    -------
+    Reference or None
+        None for an empty name without an organisation.
+    """
+    pn = str(raw or "").strip()
+    name: str | None = None
+    display = ""
+    if pn:
+        try:
+            display = personname.readable(pn, what)
+            name = personname.normalise(pn, what)
+        except InvalidInputError as e:
+            ctx.warn(f"{what}: {e.reason}; kept as display text only", attribute=what)
+            display = " ".join(pn.replace("^", " ").replace("=", " ").split())
+    if display and org:
+        display = f"{display} ({org})"
+    display = display or org or ""
+    if not display:
+        return None
+    return person(display, name or None)
 
 
 def device(identifier: Identifier | None = None, display: str | None = None) -> Reference:

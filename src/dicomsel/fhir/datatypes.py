@@ -16,9 +16,12 @@ happens here once, in the pair of functions named after it.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from dicomsel import terminology
+from dicomsel.errors import InvalidInputError
+from dicomsel.fhir.humanname import human_names, person_name_of
 from dicomsel.fhir.primitives import ElementPath
 from dicomsel.fhir.vocabulary import (
     ACTOR_KINDS,
@@ -37,6 +40,7 @@ from dicomsel.model import (
     PerformerFunction,
     Reference,
 )
+from dicomsel.personname import readable
 from dicomsel.uid import is_valid_uid
 
 __all__ = [
@@ -61,13 +65,9 @@ __all__ = [
 ]
 
 #: HL7 v2 table 0203, identifier types (``ACSN``, ``PLAC``, ...).
-V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+V2_0203 = terminology.V2_0203
 #: HL7 v2-0203 displays of the identifier types written (the dicom-sr IG's pattern).
-V2_0203_DISPLAYS = {
-    "ACSN": "Accession ID",
-    "PLAC": "Placer Identifier",
-    "FILL": "Filler Identifier",
-}
+V2_0203_DISPLAYS = terminology.V2_0203_DISPLAYS
 #: The Identifier.system of a DICOM UID, whose value is ``urn:oid:<uid>``.
 DICOM_UID_SYSTEM = "urn:dicom:uid"
 
@@ -232,8 +232,9 @@ def reference(ref: Reference) -> dict[str, Any]:
     out: dict[str, Any] = {"type": RESOURCE_TYPES[ref.kind]}
     if ref.identifier is not None:
         out["identifier"] = identifier(ref.identifier)
-    if ref.display:
-        out["display"] = ref.display
+    display = ref.display or (readable(ref.person_name) if ref.person_name else None)
+    if display:
+        out["display"] = display
     return out
 
 
@@ -284,14 +285,26 @@ def sop_class(uid: str) -> dict[str, Any]:
     return out
 
 
-def performer(p: Performer, warnings: list[str] | None = None) -> dict[str, Any]:
+def performer(
+    p: Performer, warnings: list[str] | None = None, contained: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """An ImagingSelection.performer: its function (a CodeableConcept) and actor.
+
+    A person known by a DICOM PN (``Reference.person_name``) is, when ``contained`` is
+    given, a Practitioner contained in the resource, whose ``name`` keeps the PN's
+    components (:func:`dicomsel.fhir.humanname.human_names`); the actor references it
+    (``#person<n>``) and keeps the readable display. FHIR contains a resource that
+    "does not have an independent existence apart from the resource that contains it"
+    (R5 References, 2.1.0.x): an observer known by name only is such a one.
 
     Parameters
     ----------
     p : dicomsel.model.Performer
     warnings : list of str, optional
         As for :func:`coding`.
+    contained : list of dict, optional
+        The resource's ``contained`` list, which receives the Practitioner (one per
+        distinct name).
 
     Returns
     -------
@@ -303,7 +316,17 @@ def performer(p: Performer, warnings: list[str] | None = None) -> dict[str, Any]
         function = FUNCTIONS[function]
     if function is not None:
         out["function"] = code_to_codeable_concept(function, warnings)
-    out["actor"] = reference(p.actor)
+    actor = reference(p.actor)
+    pn = p.actor.person_name
+    if pn and contained is not None and p.actor.kind is ActorKind.PERSON:
+        names = human_names(pn)
+        found = next((c for c in contained if c.get("name") == names), None)
+        if found is None:
+            found = {"resourceType": "Practitioner", "id": f"person{len(contained) + 1}"}
+            found["name"] = names
+            contained.append(found)
+        actor = {"reference": f"#{found['id']}", **actor}
+    out["actor"] = actor
     return out
 
 
@@ -492,8 +515,17 @@ def read_sop_class(c: dict[str, Any] | None, where: str, p: ElementPath) -> str 
     return uid
 
 
-def read_performer(perf: dict[str, Any], where: str, p: ElementPath) -> Performer | None:
+def read_performer(
+    perf: dict[str, Any],
+    where: str,
+    p: ElementPath,
+    contained: dict[str, dict[str, Any]] | None = None,
+    warnings: list[str] | None = None,
+) -> Performer | None:
     """An ImagingSelection.performer as a model performer; None when it has no actor.
+
+    An actor that references a contained Practitioner (``#id``) gets the DICOM PN of
+    its names (:func:`dicomsel.fhir.humanname.person_name_of`), components restored.
 
     Parameters
     ----------
@@ -501,6 +533,10 @@ def read_performer(perf: dict[str, Any], where: str, p: ElementPath) -> Performe
     where : str
         Its path (``performer[i]``).
     p : ElementPath
+    contained : dict, optional
+        The resource's contained resources by id.
+    warnings : list of str, optional
+        Receives a name that cannot be a PN (the display is kept).
 
     Returns
     -------
@@ -514,6 +550,18 @@ def read_performer(perf: dict[str, Any], where: str, p: ElementPath) -> Performe
     if not perf.get("actor"):
         return None
     actor = read_reference(perf["actor"], ActorKind.PERSON, f"{where}.actor", p)
+    literal = str(perf["actor"].get("reference") or "")
+    target = (contained or {}).get(literal[1:]) if literal.startswith("#") else None
+    if target is not None and target.get("resourceType") == "Practitioner":
+        try:
+            pn = person_name_of(target.get("name") or [], warnings)
+        except InvalidInputError as e:
+            if warnings is not None:
+                warnings.append(f"{p.root}.contained[{literal}].name: {e.reason}; display kept")
+            pn = ""
+        if pn:
+            display = actor.display if actor.display != literal else None
+            actor = dataclasses.replace(actor, display=display, person_name=pn)
     code = read_codeable_concept(perf.get("function"), "performer.function", p)
     function: PerformerFunction | Code | None = code
     if code is not None:

@@ -181,9 +181,14 @@ def read_shared_fields(
             )
         else:
             eps.append(ep)
+    contained = {
+        str(c["id"]): c
+        for c in res.get("contained") or []
+        if isinstance(c, dict) and c.get("id") is not None
+    }
     performers = []
     for i, perf in enumerate(res.get("performer") or []):
-        performer = read_performer(perf, f"performer[{i}]", p)
+        performer = read_performer(perf, f"performer[{i}]", p, contained, warn)
         if performer is not None:
             performers.append(performer)
     return {

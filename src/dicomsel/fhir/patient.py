@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dicomsel.errors import InvalidInputError
+from dicomsel.fhir.humanname import person_name_of
 from dicomsel.model import Reference
 
 __all__ = ["PatientDemographics", "find_patient", "patient_from_resource"]
@@ -37,24 +38,14 @@ class PatientDemographics:
     sex: str = ""
 
 
-def _person_name(names: Any) -> str:
-    """A FHIR HumanName as DICOM PN: family^given^middle^prefix^suffix (official name first)."""
-    if not isinstance(names, list) or not names:
+def _patient_name(names: Any, where: str) -> str:
+    """Patient.name as DICOM PN, components and representations restored (PS3.5 6.2.1)."""
+    if not isinstance(names, list):
         return ""
-    chosen = next(
-        (n for n in names if isinstance(n, dict) and n.get("use") == "official"),
-        names[0],
-    )
-    if not isinstance(chosen, dict):
-        return ""
-    family = str(chosen.get("family") or "")
-    given = [str(g) for g in chosen.get("given") or []]
-    prefix = " ".join(str(p) for p in chosen.get("prefix") or [])
-    suffix = " ".join(str(s) for s in chosen.get("suffix") or [])
-    if not (family or given or prefix or suffix):
-        return str(chosen.get("text") or "")
-    parts = [family, given[0] if given else "", " ".join(given[1:]), prefix, suffix]
-    return "^".join(parts).rstrip("^")
+    try:
+        return person_name_of(names)
+    except InvalidInputError as e:
+        raise InvalidInputError(e.reason, attribute=f"{where}.name") from e
 
 
 def patient_from_resource(
@@ -110,7 +101,7 @@ def patient_from_resource(
         resource=where,
         patient_id=str(chosen["value"]),
         issuer=issuer,
-        name=_person_name(res.get("name")),
+        name=_patient_name(res.get("name"), where),
         birth_date=birth_da,
         sex=_GENDER.get(str(res.get("gender") or ""), ""),
     )

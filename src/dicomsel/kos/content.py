@@ -123,7 +123,9 @@ def _observer(actor: Reference, report: Report) -> list[Dataset]:
             f"{actor_type(actor)}: left out"
         )
         return []
-    name = actor.display or ""
+    # the PN as read (a contained Practitioner's name, components restored), else a
+    # display that is itself a PN value (PS3.5 6.2.1)
+    name = actor.person_name or actor.display or ""
     if not name or not is_valid_value("PN", name):
         report.lossy(
             f"performer {what}: no name that is a valid DICOM PN value for Person "

@@ -219,7 +219,7 @@ def describe(ref: Reference) -> str:
     """
     if ref.identifier is not None:
         return f"{actor_type(ref)} {ref.identifier.value!r}"
-    return f"{actor_type(ref)} {ref.display!r}"
+    return f"{actor_type(ref)} {ref.display or ref.person_name!r}"
 
 
 _REQUEST_KINDS = {

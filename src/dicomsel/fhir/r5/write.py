@@ -133,6 +133,10 @@ def to_imaging_selection(
     res: dict[str, Any] = {"resourceType": "ImagingSelection", "id": rid}
     if sel.description:
         res["text"] = narrative(sel.description)
+    contained: list[dict[str, Any]] = []
+    performers = [performer(p, warnings, contained) for p in sel.performers]
+    if contained:  # Practitioners of persons known by a DICOM PN
+        res["contained"] = contained
     if sel.identifiers:
         res["identifier"] = [identifier(i) for i in sel.identifiers]
     res["status"] = str(sel.status)
@@ -140,8 +144,8 @@ def to_imaging_selection(
         res["subject"] = reference_json(sel.subject)
     if sel.issued:
         res["issued"] = instant(sel.issued)
-    if sel.performers:
-        res["performer"] = [performer(p, warnings) for p in sel.performers]
+    if performers:
+        res["performer"] = performers
     if sel.based_on:
         res["basedOn"] = [reference_json(r) for r in sel.based_on]
     if sel.categories:

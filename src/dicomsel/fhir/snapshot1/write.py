@@ -275,6 +275,10 @@ def to_imaging_selections(
     head: dict[str, Any] = {}
     if sel.description:
         head["text"] = narrative(sel.description)
+    contained: list[dict[str, Any]] = []
+    performers = [performer(p, warnings, contained) for p in sel.performers]
+    if contained:  # Practitioners of persons known by a DICOM PN (DomainResource.contained)
+        head["contained"] = contained
     if sel.identifiers:
         head["identifier"] = [identifier(i) for i in sel.identifiers]
     if sel.based_on:
@@ -283,8 +287,8 @@ def to_imaging_selections(
         head["subject"] = reference_json(sel.subject)
     if sel.issued:
         head["issued"] = instant(sel.issued)
-    if sel.performers:
-        head["performer"] = [performer(p, warnings) for p in sel.performers]
+    if performers:
+        head["performer"] = performers
     head["code"] = code_to_codeable_concept(sel.code, warnings)
     if sel.study_instance_uid:
         head["studyUid"] = oid(sel.study_instance_uid)
