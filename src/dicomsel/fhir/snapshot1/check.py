@@ -14,12 +14,14 @@ jsonschema's: keywords apply only to instances of their type, ``pattern`` and
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from functools import cache
+from importlib import resources
 from typing import Any
 
-__all__ = ["compile_schema", "schema_problems"]
+__all__ = ["SCHEMA_FILE", "compile_schema", "schema", "schema_problems"]
 
 #: (instance, path, problems): append ``path: reason`` for each problem
 Check = Callable[[Any, str, list[str]], None]
@@ -224,10 +226,25 @@ def _object(schema: dict[str, Any], node: Callable[[dict[str, Any]], Check]) -> 
     return check
 
 
+SCHEMA_FILE = "imagingselection-r5-snapshot1.schema.json"
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The JSON Schema of a Snapshot #1 ImagingSelection (``data/`` + :data:`SCHEMA_FILE`).
+
+    Returns
+    -------
+    dict
+        Read once; do not modify.
+    """
+    text = resources.files("dicomsel").joinpath(f"data/{SCHEMA_FILE}").read_text("utf-8")
+    doc: dict[str, Any] = json.loads(text)
+    return doc
+
+
 @cache
 def _compiled() -> Check:
-    from dicomsel.fhir.snapshot1.validate import schema
-
     return compile_schema(schema())
 
 

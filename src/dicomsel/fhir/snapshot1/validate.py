@@ -10,39 +10,21 @@ spec's element order (:mod:`dicomsel.fhir.xml` writes XML in that order).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from dicomsel import terminology
 from dicomsel.errors import ValidationError
 from dicomsel.fhir.r5.check import default_full
 from dicomsel.fhir.r5.validate import validate_r5
-from dicomsel.fhir.snapshot1.check import schema_problems
+from dicomsel.fhir.snapshot1.check import SCHEMA_FILE, schema, schema_problems
 from dicomsel.fhir.snapshot1.rules import region_problem
 
 __all__ = ["SCHEMA_FILE", "schema", "validate"]
 
-SCHEMA_FILE = "imagingselection-r5-snapshot1.schema.json"
-
 _LISTS = (("frameList", False), ("segmentList", True), ("roiList", False))
-
-
-@cache
-def schema() -> dict[str, Any]:
-    """The JSON Schema of a Snapshot #1 ImagingSelection (``data/`` + :data:`SCHEMA_FILE`).
-
-    Returns
-    -------
-    dict
-        Read once; do not modify.
-    """
-    text = resources.files("dicomsel").joinpath(f"data/{SCHEMA_FILE}").read_text("utf-8")
-    doc: dict[str, Any] = json.loads(text)
-    return doc
 
 
 @cache
