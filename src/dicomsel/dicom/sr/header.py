@@ -10,7 +10,7 @@ from pydicom.dataset import Dataset
 from dicomsel.dicom.content import observer_performers
 from dicomsel.dicom.context import ReadContext
 from dicomsel.dicom.identity import based_on, subject
-from dicomsel.dicom.sr.items import code_of, get_text
+from dicomsel.dicom.items import code_of, get_text, iter_seq
 from dicomsel.dicom.tags import (
     CompletionFlag,
     ConceptNameCodeSequence,
@@ -34,7 +34,6 @@ from dicomsel.dicom.values import (
     issued,
     sop_class_uid,
     sop_instance_uid,
-    value,
     zone,
 )
 from dicomsel.errors import InvalidInputError
@@ -116,8 +115,7 @@ def document_header(ds: Dataset, ctx: ReadContext) -> Doc:
     if title is None:
         ctx.warn(f"{attr_name('ConceptNameCodeSequence')} (document title) is missing")
         title = Code(value=None, text="Structured Report")
-    root_items = list(value(ds, ContentSequence) or ())
-    performers = observer_performers(root_items, ctx)
+    performers = observer_performers(iter_seq(ds, ContentSequence), ctx)
     people = tuple(p for p in performers if not is_device(p.actor))
     devices = [p.actor for p in performers if is_device(p.actor)]
     equipment = devices[0] if devices else _equipment(ds, ctx)
