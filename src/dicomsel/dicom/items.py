@@ -31,7 +31,7 @@ from pydicom.filereader import read_sequence
 from pydicom.multival import MultiValue
 
 from dicomsel import terminology
-from dicomsel.dicom.scanner import RawItem, Unsupported, iter_items, split_items
+from dicomsel.dicom.scanner import TEXT_VRS, RawItem, Unsupported, iter_items, split_items
 from dicomsel.dicom.schemes import declared_system
 from dicomsel.dicom.tags import (
     CodeMeaning,
@@ -64,6 +64,10 @@ __all__ = [
 
 #: A content item: a pydicom dataset, or one split from the raw bytes of its sequence.
 Item = Dataset | RawItem
+
+_TEXT_OR_UNKNOWN = TEXT_VRS | {b"UN"}
+#: as pydicom names them (None: implicit VR, looked up when converted)
+_TEXT_VR_NAMES = frozenset({None, "UN"} | {v.decode() for v in TEXT_VRS})
 
 _BINARY = {
     b"FL": "f",
@@ -297,6 +301,11 @@ def get_text(item: Item, tag: int) -> str | None:
         entry = item.elements.get(tag)
         if entry is None:
             return None
+        vr = entry[0]
+        if vr is not None and vr not in _TEXT_OR_UNKNOWN:
+            raise InvalidInputError(
+                f"has VR {vr.decode('latin-1')!r}, not a text VR", attribute=_tag_name(tag)
+            )
         raw = bytes(entry[1])
         if not raw:
             return None
@@ -308,7 +317,7 @@ def get_text(item: Item, tag: int) -> str | None:
     elem = elements.get(tag) if elements is not None else None
     if elem is None and elements is not None:
         return None
-    if elem.__class__ is RawDataElement and _RAW[0]:
+    if elem.__class__ is RawDataElement and _RAW[0] and elem.VR in _TEXT_VR_NAMES:
         raw_value = elem.value
         if not raw_value:
             return None

@@ -30,7 +30,9 @@ __all__ = [
     "ITEM_END",
     "LONG_VRS",
     "SEQUENCE_END",
+    "TEXT_VRS",
     "UNDEFINED",
+    "VRS",
     "RawItem",
     "Scanner",
     "Unsupported",
@@ -50,6 +52,14 @@ UNDEFINED = 0xFFFFFFFF
 LONG_VRS = frozenset(
     {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 )
+
+#: The VRs of PS3.5 Table 6.2-1: any other is left to pydicom (which reports it)
+VRS = frozenset(
+    b"AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL "
+    b"UN UR US UT UV".split()
+)
+#: VRs whose value is text
+TEXT_VRS = frozenset(b"AE AS CS DA DS DT IS LO LT PN SH ST TM UC UI UR UT".split())
 
 #: (group, element, 32-bit length): an implicit VR element header, or an item header
 _HEADER = struct.Struct("<HHI")
@@ -177,11 +187,11 @@ def iter_items(buf: memoryview, encodings: list[str], implicit: bool = False) ->
                         raise Unsupported("element header past the end")
                     (length,) = _U32.unpack_from(buf, pos + 8)
                     pos += 12
-                elif 65 <= vr[0] <= 90 and 65 <= vr[1] <= 90:
+                elif vr in VRS:
                     length >>= 16  # the 16-bit length after the VR
                     pos += 8
                 else:
-                    raise Unsupported("not explicit VR")
+                    raise Unsupported("not explicit VR, or a VR pydicom should report")
             if length == UNDEFINED:
                 if vr not in (None, b"SQ"):
                     raise Unsupported("undefined length of a value that is not a sequence")
