@@ -221,10 +221,14 @@ class Scanner:
         Whether elements have implicit VR.
     """
 
+    #: the deepest nesting of undefined-length items walked; deeper is left to pydicom
+    MAX_DEPTH = 100
+
     def __init__(self, buf: Any, implicit: bool) -> None:
         self.buf = buf
         self.size = len(buf)
         self.implicit = implicit
+        self.depth = 0
 
     def header(self, pos: int) -> tuple[int, int, int]:
         """(tag, value length, value position) of the element or item at ``pos``.
@@ -313,11 +317,17 @@ class Scanner:
         """
         if length != UNDEFINED:
             return self.skip(pos, length)
-        while True:
-            tag, ln, vpos = self.header(pos)
-            if tag == ITEM_END:
-                return vpos
-            pos = self.skip(vpos, ln)
+        if self.depth >= self.MAX_DEPTH:
+            raise Unsupported("nested too deeply for the byte walk")
+        self.depth += 1
+        try:
+            while True:
+                tag, ln, vpos = self.header(pos)
+                if tag == ITEM_END:
+                    return vpos
+                pos = self.skip(vpos, ln)
+        finally:
+            self.depth -= 1
 
     def items(self, pos: int, length: int) -> list[tuple[int, int]]:
         """(content position, length) of each item of a sequence value.
