@@ -27,6 +27,7 @@ from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
 
 from dicomsel import ConvertOptions, convert
 from dicomsel.dicom import ReadOptions, filereader, rawheader
+from dicomsel.dicom.items import pydicom_only
 
 from conftest import REALDATA, SAMPLES, realdata
 
@@ -39,19 +40,9 @@ def _files() -> list[Path]:
 FILES = _files()
 
 
-@pytest.fixture
-def pydicom_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(rawheader, "ENABLED", False)
-    yield
-
-
 def _pydicom_header(path: Path) -> filereader.HeaderFile:
-    was = rawheader.ENABLED
-    rawheader.ENABLED = False
-    try:
+    with pydicom_only():
         return filereader.read_header_file(path)
-    finally:
-        rawheader.ENABLED = was
 
 
 def _same_dataset(fast: Dataset, ref: Dataset, where: str) -> None:
@@ -251,5 +242,6 @@ def test_per_frame_groups_are_left_unread_as_pydicom_leaves_them(tmp_path: Path)
     assert "PerFrameFunctionalGroupsSequence" not in header.dataset
 
 
-def test_switched_off_reads_with_pydicom(pydicom_only: None) -> None:
-    assert rawheader.read_raw_header(str(SAMPLES / "kos_single_frame.dcm")) is None
+def test_switched_off_reads_with_pydicom() -> None:
+    with pydicom_only():
+        assert rawheader.read_raw_header(str(SAMPLES / "kos_single_frame.dcm")) is None

@@ -2,22 +2,21 @@
 
 The observer context (TID 1002) is the HAS OBS CONTEXT items at the root of
 a document's content tree; both a Key Object Selection and an SR name their
-authors that way.
+authors that way. Items are read with the accessors of :mod:`dicomsel.dicom.items`,
+so they may be pydicom datasets or items split from the raw bytes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
+from collections.abc import Iterable, Iterator
 
 from dicomsel.dicom import tags
 from dicomsel.dicom.context import ReadContext
-from dicomsel.dicom.values import author, device, first_code, person_of_pn, text, value
+from dicomsel.dicom.items import Item, get_seq, get_text, iter_seq
+from dicomsel.dicom.values import author, device, first_code, person_of_pn
 from dicomsel.model import Identifier, Performer
 
-__all__ = ["iter_content", "observer_performers"]
+__all__ = ["is_observer_context", "iter_content", "observer_performers"]
 
 # TID 1002 observer context concept names (DCM)
 _OBSERVER_TYPE = "121005"
@@ -29,14 +28,28 @@ _DEVICE_MANUFACTURER = "121014"
 _DEVICE_MODEL = "121015"
 
 
-def _concept(item: Dataset) -> str | None:
-    seq = value(item, tags.ConceptNameCodeSequence)
+def _concept(item: Item) -> str | None:
+    seq = get_seq(item, tags.ConceptNameCodeSequence)
     if not seq:
         return None
-    return text(seq[0], tags.CodeValue)
+    return get_text(seq[0], tags.CodeValue)
 
 
-def observer_performers(items: Sequence | list[Dataset], ctx: ReadContext) -> tuple[Performer, ...]:
+def is_observer_context(item: Item) -> bool:
+    """Whether a content item is observer context (Relationship Type HAS OBS CONTEXT).
+
+    Parameters
+    ----------
+    item : Item
+
+    Returns
+    -------
+    bool
+    """
+    return get_text(item, tags.RelationshipType) == "HAS OBS CONTEXT"
+
+
+def observer_performers(items: Iterable[Item], ctx: ReadContext) -> tuple[Performer, ...]:
     """Observer context (TID 1002, HAS OBS CONTEXT items) as performers.
 
     Each Observer Type item starts a new observer; a person becomes a
@@ -46,8 +59,8 @@ def observer_performers(items: Sequence | list[Dataset], ctx: ReadContext) -> tu
 
     Parameters
     ----------
-    items : sequence of pydicom.dataset.Dataset
-        The root content items.
+    items : iterable of Item
+        The root content items (or those of them that are observer context).
     ctx : ReadContext
 
     Returns
@@ -64,10 +77,10 @@ def observer_performers(items: Sequence | list[Dataset], ctx: ReadContext) -> tu
     current: dict[str, str] | None = None
     for item in items:
         # by tag: this runs over every root item, tens of thousands in a large manifest
-        if value(item, tags.RelationshipType) != "HAS OBS CONTEXT":
+        if not is_observer_context(item):
             continue
         concept = _concept(item)
-        vt = text(item, tags.ValueType)
+        vt = get_text(item, tags.ValueType)
         if concept == _OBSERVER_TYPE:
             ctype = first_code(item, tags.ConceptCodeSequence)
             current = {"type": "DEVICE" if ctype and ctype.value == "121007" else "PERSON"}
@@ -84,11 +97,11 @@ def observer_performers(items: Sequence | list[Dataset], ctx: ReadContext) -> tu
             else:
                 continue
         if vt == "PNAME":
-            current["name"] = str(item.get("PersonName", "")).strip()
+            current["name"] = (get_text(item, tags.PersonName) or "").strip()
         elif vt == "UIDREF":
-            current["uid"] = str(item.get("UID", "")).strip()
+            current["uid"] = get_text(item, tags.UID) or ""
         elif vt == "TEXT" and concept is not None:
-            current[concept] = str(item.get("TextValue", "")).strip()
+            current[concept] = get_text(item, tags.TextValue) or ""
     out: list[Performer] = []
     for obs in observers:
         if obs["type"] == "PERSON":
@@ -113,12 +126,15 @@ def observer_performers(items: Sequence | list[Dataset], ctx: ReadContext) -> tu
     return tuple(out)
 
 
-def iter_content(root: Dataset) -> Iterator[tuple[Dataset, int]]:
+def iter_content(root: Item) -> Iterator[tuple[Item, int]]:
     """Every content item below ``root``, depth first, with its depth; iterative, not recursive.
+
+    Each Content Sequence is split as it is walked (:func:`~dicomsel.dicom.items.iter_seq`):
+    only the items on the path to the current one are held.
 
     Parameters
     ----------
-    root : pydicom.dataset.Dataset
+    root : Item
         A document (or content item).
 
     Yields
@@ -126,12 +142,11 @@ def iter_content(root: Dataset) -> Iterator[tuple[Dataset, int]]:
     tuple
         (content item, depth from 1).
     """
-    stack: list[tuple[Dataset, int]] = [
-        (item, 1) for item in reversed(value(root, tags.ContentSequence) or ())
-    ]
+    stack: list[Iterator[Item]] = [iter_seq(root, tags.ContentSequence)]
     while stack:
-        item, depth = stack.pop()
-        yield item, depth
-        children = value(item, tags.ContentSequence)
-        if children:
-            stack.extend((child, depth + 1) for child in reversed(children))
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
+            continue
+        yield item, len(stack)
+        stack.append(iter_seq(item, tags.ContentSequence))

@@ -4,19 +4,22 @@ Current Requested Procedure Evidence and Pertinent Other Evidence list, per
 study and series, the instances a document references; they give each
 instance its study and series, and the series their retrieve locations. The
 KOS and SR readers read them here, with one rule for an instance listed in
-two series: a warning, and the first listing is kept.
+two series: a warning, and the first listing is kept. The items are read with
+the accessors of :mod:`dicomsel.dicom.items`: split from the raw bytes one at a
+time when they can be, else pydicom datasets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydicom.dataset import Dataset
 
 from dicomsel.dicom import tags
 from dicomsel.dicom.context import ReadContext
-from dicomsel.dicom.values import attr_name, value
+from dicomsel.dicom.items import Item, get_text, iter_seq
+from dicomsel.dicom.scanner import RawItem
+from dicomsel.dicom.values import attr_name
 from dicomsel.errors import InvalidInputError
 from dicomsel.model import Endpoint, EndpointKind
 
@@ -88,7 +91,6 @@ def read_evidence(
     sequences: tuple[EvidenceSequence, ...] = (CURRENT,),
     *,
     tolerant: bool = False,
-    get: Callable[[Dataset, int], object] = value,
 ) -> Evidence:
     """Read the evidence sequences of a document.
 
@@ -101,8 +103,6 @@ def read_evidence(
     tolerant : bool
         Report an invalid study, series or instance UID and leave that entry
         out, instead of raising.
-    get : callable
-        How the instance's UIDs are read from an item (``get(item, tag)``).
 
     Returns
     -------
@@ -118,7 +118,7 @@ def read_evidence(
     a_class = attr_name("ReferencedSOPClassUID")
     for seq in sequences:
         attr = attr_name(seq.keyword)
-        for study_item in value(ds, seq.tag) or ():
+        for study_item in iter_seq(ds, seq.tag):
             study = _uid(
                 study_item,
                 tags.StudyInstanceUID,
@@ -129,7 +129,7 @@ def read_evidence(
             )
             if study is None:
                 continue
-            for series_item in value(study_item, tags.ReferencedSeriesSequence) or ():
+            for series_item in iter_seq(study_item, tags.ReferencedSeriesSequence):
                 series = _uid(
                     series_item,
                     tags.SeriesInstanceUID,
@@ -142,12 +142,12 @@ def read_evidence(
                     continue
                 eps = ev.endpoints.setdefault((study, series), [])
                 _add_endpoints(eps, series_item, ctx)
-                for sop in value(series_item, tags.ReferencedSOPSequence) or ():
+                for sop in iter_seq(series_item, tags.ReferencedSOPSequence):
                     try:
                         uid = ctx.uid(
-                            get(sop, tags.ReferencedSOPInstanceUID), f"{attr} > {a_instance}"
+                            get_text(sop, tags.ReferencedSOPInstanceUID), f"{attr} > {a_instance}"
                         )
-                        cls_raw = get(sop, tags.ReferencedSOPClassUID)
+                        cls_raw = get_text(sop, tags.ReferencedSOPClassUID)
                         cls = ctx.uid(cls_raw, f"{attr} > {a_class}") if cls_raw else None
                     except InvalidInputError as e:
                         if not tolerant:
@@ -170,11 +170,11 @@ def read_evidence(
 
 
 def _uid(
-    item: Dataset, tag: int, where: str, ctx: ReadContext, tolerant: bool, dropped: str
+    item: Item, tag: int, where: str, ctx: ReadContext, tolerant: bool, dropped: str
 ) -> str | None:
     """The UID of ``item`` at ``tag``; None (reported) when it is invalid and ``tolerant``."""
     try:
-        return ctx.uid(value(item, tag), where)
+        return ctx.uid(get_text(item, tag), where)
     except InvalidInputError as e:
         if not tolerant:
             raise
@@ -182,7 +182,7 @@ def _uid(
         return None
 
 
-def _add_endpoints(eps: list[Endpoint], item: Dataset, ctx: ReadContext) -> None:
+def _add_endpoints(eps: list[Endpoint], item: Item, ctx: ReadContext) -> None:
     for ep in retrieve_endpoints(item, ctx):
         if ep not in eps:
             eps.append(ep)
@@ -191,7 +191,7 @@ def _add_endpoints(eps: list[Endpoint], item: Dataset, ctx: ReadContext) -> None
 _RETRIEVE_TAGS = frozenset({tags.RetrieveAETitle, tags.RetrieveURL, tags.RetrieveLocationUID})
 
 
-def retrieve_endpoints(item: Dataset, ctx: ReadContext) -> list[Endpoint]:
+def retrieve_endpoints(item: Item, ctx: ReadContext) -> list[Endpoint]:
     """Retrieve AE Title (+ Retrieve Location UID) and Retrieve URL of an evidence item.
 
     An AE title and a location UID name one DIMSE location and make one
@@ -199,7 +199,7 @@ def retrieve_endpoints(item: Dataset, ctx: ReadContext) -> list[Endpoint]:
 
     Parameters
     ----------
-    item : pydicom.dataset.Dataset
+    item : pydicom.dataset.Dataset or dicomsel.dicom.scanner.RawItem
         A series or instance item of an evidence sequence.
     ctx : ReadContext
 
@@ -213,18 +213,18 @@ def retrieve_endpoints(item: Dataset, ctx: ReadContext) -> list[Endpoint]:
         When the Retrieve Location UID is invalid.
     """
     out: list[Endpoint] = []
-    if _RETRIEVE_TAGS.isdisjoint(item.keys()):
+    keys = item.elements.keys() if item.__class__ is RawItem else item.keys()  # type: ignore[union-attr]
+    if _RETRIEVE_TAGS.isdisjoint(keys):
         return out  # the common case, checked without keyword lookups
-    loc_raw = str(item.get("RetrieveLocationUID", "") or "").strip()
+    loc_raw = get_text(item, tags.RetrieveLocationUID)
     loc = ctx.uid(loc_raw, attr_name("RetrieveLocationUID")) if loc_raw else None
-    ae = item.get("RetrieveAETitle")
-    titles = [] if not ae else [ae] if isinstance(ae, str) else list(ae)
-    titles = [str(t).strip() for t in titles if str(t).strip()]
+    ae = get_text(item, tags.RetrieveAETitle)  # multi-valued: joined with backslashes
+    titles = [t.strip() for t in (ae or "").split("\\") if t.strip()]
     for t in titles:
         out.append(Endpoint(kind=EndpointKind.DIMSE, ae_title=t, location_uid=loc))
     if loc and not titles:
         out.append(Endpoint(kind=EndpointKind.DIMSE, location_uid=loc))
-    url = str(item.get("RetrieveURL", "") or "").strip()
+    url = get_text(item, tags.RetrieveURL) or ""
     if url:
         wado_uri = "requesttype=wado" in url.lower()
         kind = EndpointKind.WADO_URI if wado_uri else EndpointKind.DICOMWEB

@@ -7,6 +7,11 @@
   Per-frame Functional Groups Sequence, which it leaves to a
   :class:`PerFrameGroups` (path, offset, encoding) that reads them when a
   reader asks (:attr:`dicomsel.dicom.context.ReadContext.deferred`);
+- a Content Sequence or evidence sequence of undefined length (as DCMTK-based
+  writers make them), which pydicom would parse into datasets as it reads the
+  header, is walked by its element headers instead and kept as the raw bytes
+  of its items, as pydicom keeps a sequence of defined length
+  (:func:`_defer_sequences`): the readers split it item by item;
 - a file nested too deeply for the default stack is parsed again on a thread
   with a large stack (:func:`deep_call`, also used by the dispatcher so that the
   sequences pydicom parses lazily parse where the retry catches them);
@@ -43,8 +48,9 @@ from pydicom.errors import InvalidDicomError
 
 from dicomsel.dicom import tags
 from dicomsel.dicom.guard import PARSE_ERRORS, deep_call, parse_error
+from dicomsel.dicom.items import raw_paths
 from dicomsel.dicom.rawheader import read_raw_header, unread_cut
-from dicomsel.dicom.scanner import UNDEFINED, element_end
+from dicomsel.dicom.scanner import UNDEFINED, Scanner, Unsupported, element_end
 from dicomsel.errors import DicomselError, InvalidInputError, NotDicomError
 from dicomsel.redact import phi_values, redact
 
@@ -87,6 +93,14 @@ _PIXEL_TAGS = frozenset({tags.FloatPixelData, tags.DoubleFloatPixelData, tags.Pi
 _STOP_TAGS = _PIXEL_TAGS | {tags.PerFrameFunctionalGroupsSequence}
 _PER_FRAME_TAG_BYTES = (b"\x00\x52\x30\x92", b"\x52\x00\x92\x30")  # little, big endian
 _A_PER_FRAME = "PerFrameFunctionalGroupsSequence (5200,9230)"
+#: the large sequences of a KOS or SR, read item by item from their raw bytes
+_DEFERRED_SEQUENCES = frozenset(
+    {
+        tags.ContentSequence,
+        tags.CurrentRequestedProcedureEvidenceSequence,
+        tags.PertinentOtherEvidenceSequence,
+    }
+)
 
 
 @dataclass(slots=True)
@@ -333,17 +347,33 @@ def _read_header(path: str, force: bool) -> tuple[Dataset, int | None, PerFrameG
     early) and what reads the per-frame groups when they were left out.
     """
     stopped: list[int] = []
+    to_defer: list[tuple[int, bool]] = []  # (header offset, implicit VR) of a sequence to walk
+    defer = [raw_paths()]
 
     def stop(tag: int, vr: str | None, length: int) -> bool:
         # called for every top-level element: one set lookup (BaseTag's == is slow Python)
-        if tag not in _STOP_TAGS:
-            return False
-        stopped.append(tag)
-        return True
+        if tag in _STOP_TAGS:
+            stopped.append(tag)
+            return True
+        if length == UNDEFINED and tag in _DEFERRED_SEQUENCES and defer[0]:
+            at = _sequence_header(fp, tag, vr)
+            if at is not None:
+                to_defer.append(at)
+                return True
+        return False
 
     with open_bytes(path) as fp:
         try:
             ds = pydicom.filereader.read_partial(fp, stop_when=stop, force=force)
+            while to_defer:
+                start, seq_implicit = to_defer.pop()
+                if not _defer_sequence(ds, fp, start, seq_implicit):
+                    defer[0] = False  # pydicom reads it (and reports what is wrong)
+                rest = pydicom.filereader.read_dataset(
+                    fp, seq_implicit, True, stop_when=stop, parent_encoding=ds._character_set
+                )
+                for tag in rest.keys():  # noqa: SIM118 - in file order
+                    ds[tag] = rest.get_item(tag)
         except (EOFError, OSError, struct.error) as e:
             size = os.path.getsize(path)
             if fp.tell() + 8 <= size:
@@ -363,6 +393,45 @@ def _read_header(path: str, force: bool) -> tuple[Dataset, int | None, PerFrameG
             implicit, little = True, True
         deferred = PerFrameGroups(path, offset, bool(implicit), bool(little), _is_deflated(ds))
     return ds, offset if stopped else None, deferred
+
+
+def _sequence_header(fp: BinaryIO, tag: int, vr: str | None) -> tuple[int, bool] | None:
+    """(header offset, implicit VR) of the sequence pydicom is about to read, when the
+    file's own bytes (little endian, not deflated) hold its header right there."""
+    buf = cast(object, fp)
+    if not isinstance(buf, mmap.mmap):
+        return None
+    implicit = vr is None
+    start = buf.tell() - (8 if implicit else 12)
+    if start < 0 or buf[start : start + 4] != struct.pack("<HH", tag >> 16, tag & 0xFFFF):
+        return None  # big endian, or a deflated stream pydicom reads elsewhere
+    if not implicit and (vr != "SQ" or buf[start + 4 : start + 6] != b"SQ"):
+        return None
+    return start, implicit
+
+
+def _defer_sequence(ds: Dataset, fp: BinaryIO, start: int, implicit: bool) -> bool:
+    """Walk the undefined-length sequence whose header is at ``start`` and keep it raw.
+
+    The sequence goes in ``ds`` as a raw element of undefined length whose value
+    is the bytes of its items (without the Sequence Delimitation Item); pydicom
+    converts it on first access as it does a sequence of defined length, and the
+    readers split it themselves. Returns False, ``fp`` back at ``start``, when
+    the walk meets bytes it does not handle: pydicom reads the sequence then.
+    """
+    try:
+        scanner = Scanner(fp, implicit)
+        tag, length, vpos = scanner.header(start)
+        end = scanner.skip(vpos, length)
+    except (Unsupported, RecursionError, struct.error):
+        fp.seek(start)
+        return False
+    value = cast(mmap.mmap, fp)[vpos : end - 8]
+    ds[tag] = RawDataElement(
+        pydicom.tag.BaseTag(tag), None if implicit else "SQ", UNDEFINED, value, vpos, implicit, True
+    )
+    fp.seek(end)
+    return True
 
 
 def _check_complete(ds: Dataset, path: str, stopped_at: int | None = None) -> None:

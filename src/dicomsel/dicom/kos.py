@@ -5,7 +5,9 @@ instances. References come from the content tree (IMAGE, COMPOSITE and
 WAVEFORM items, with their frame and segment numbers, and the presentation
 states they name) and from the Current Requested Procedure Evidence Sequence,
 which also gives each instance its study and series and the retrieve
-locations.
+locations. Both are read item by item with the accessors of
+:mod:`dicomsel.dicom.items`, split from the raw bytes where they can be: a
+manifest of 100,000 references never becomes 100,000 pydicom datasets.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from dataclasses import dataclass, field
 from pydicom.dataset import Dataset
 
 from dicomsel.dicom import tags
-from dicomsel.dicom.content import iter_content, observer_performers
+from dicomsel.dicom.content import is_observer_context, iter_content, observer_performers
 from dicomsel.dicom.context import ReadContext, ReadResult
 from dicomsel.dicom.evidence import read_evidence, retrieve_endpoints
 from dicomsel.dicom.identity import based_on, subject
+from dicomsel.dicom.items import Item, get_numbers, get_seq, get_text, has_items
 from dicomsel.dicom.references import A_FRAME, A_SEGMENT, check_frames, int_list, sop_reference
-from dicomsel.dicom.values import attr_name, first_code, issued, sop_instance_uid, value
+from dicomsel.dicom.values import attr_name, first_code, issued, sop_instance_uid
 from dicomsel.model import Code, Identifier, Instance, Provenance, Selection
 
 __all__ = ["SOP_CLASS_UIDS", "read_kos", "retrieve_endpoints"]
@@ -66,7 +69,7 @@ def read_kos(ds: Dataset, ctx: ReadContext) -> ReadResult:
 
     evidence = read_evidence(ds, ctx)
     where = evidence.where
-    if not ds.get("CurrentRequestedProcedureEvidenceSequence"):
+    if not has_items(ds, tags.CurrentRequestedProcedureEvidenceSequence):
         ctx.warn(
             f"{attr_name('CurrentRequestedProcedureEvidenceSequence')} is missing or empty "
             "(Type 1): series of the referenced instances are unknown"
@@ -85,16 +88,18 @@ def read_kos(ds: Dataset, ctx: ReadContext) -> ReadResult:
     refs: dict[str, _Ref] = {}
     content_order: list[str] = []
     description_parts: list[str] = []
-    root_items = list(ds.get("ContentSequence") or ())
-    for item, _depth in iter_content(ds):
-        vt = str(value(item, tags.ValueType) or "").strip()
+    observer_items: list[Item] = []  # the root's observer context, kept as the walk goes
+    for item, depth in iter_content(ds):
+        if depth == 1 and is_observer_context(item):
+            observer_items.append(item)
+        vt = get_text(item, tags.ValueType) or ""
         if vt == "TEXT":
             concept = first_code(item, tags.ConceptNameCodeSequence)
             if concept is not None and concept.value == _KEY_OBJECT_DESCRIPTION:
-                text = str(item.get("TextValue", "")).strip()
+                text = get_text(item, tags.TextValue)
                 if text:
                     description_parts.append(text)
-            elif str(item.get("RelationshipType", "")) != "HAS OBS CONTEXT":
+            elif get_text(item, tags.RelationshipType) != "HAS OBS CONTEXT":
                 ctx.warn(
                     f"TEXT item {concept.meaning if concept else '?'!r} has no place in "
                     "ImagingSelection: left out"
@@ -102,10 +107,10 @@ def read_kos(ds: Dataset, ctx: ReadContext) -> ReadResult:
             continue
         if vt not in _REFERENCE_TYPES:
             continue
-        for sop in value(item, tags.ReferencedSOPSequence) or ():
+        for sop in get_seq(item, tags.ReferencedSOPSequence):
             _add_ref(sop, vt, refs, content_order, ctx)
             # IMAGE items may name the presentation state to show the image with
-            for ps in value(sop, tags.ReferencedSOPSequence) or ():
+            for ps in get_seq(sop, tags.ReferencedSOPSequence):
                 _add_ref(ps, "COMPOSITE", refs, content_order, ctx, whole=True)
 
     if not refs and not where:
@@ -147,7 +152,7 @@ def read_kos(ds: Dataset, ctx: ReadContext) -> ReadResult:
     subj = subject(ds, ctx)
     when = issued(ds, ctx)
     requests = based_on(ds)
-    performers = observer_performers(root_items, ctx)
+    performers = observer_performers(observer_items, ctx)
     description = "\n".join(description_parts) or None
     ident = Identifier.dicom_uid(source_uid)
 
@@ -178,7 +183,7 @@ def read_kos(ds: Dataset, ctx: ReadContext) -> ReadResult:
 
 
 def _add_ref(
-    sop: Dataset,
+    sop: Item,
     vt: str,
     refs: dict[str, _Ref],
     order: list[str],
@@ -196,10 +201,10 @@ def _add_ref(
         ctx.warn(
             f"instance {uid}: {attr_name('ReferencedSOPClassUID')} is missing in the content tree"
         )
-    frames = int_list(value(sop, tags.ReferencedFrameNumber), A_FRAME, ctx)
-    segments = int_list(value(sop, tags.ReferencedSegmentNumber), A_SEGMENT, ctx)
+    frames = int_list(get_numbers(sop, tags.ReferencedFrameNumber), A_FRAME, ctx)
+    segments = int_list(get_numbers(sop, tags.ReferencedSegmentNumber), A_SEGMENT, ctx)
     check_frames(frames, ctx)
-    if vt == "WAVEFORM" and value(sop, tags.ReferencedWaveformChannels):
+    if vt == "WAVEFORM" and get_numbers(sop, tags.ReferencedWaveformChannels):
         ctx.warn(
             f"instance {uid}: {attr_name('ReferencedWaveformChannels')} has no place in "
             "ImagingSelection: the whole waveform is selected"

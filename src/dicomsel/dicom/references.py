@@ -8,12 +8,11 @@ and named in messages, the numbers read as lists of integers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from pydicom.dataset import Dataset
 
 from dicomsel.dicom import tags
 from dicomsel.dicom.context import ReadContext
+from dicomsel.dicom.items import Item, get_text
 from dicomsel.dicom.values import attr_name, number_list, value
 
 __all__ = [
@@ -30,23 +29,17 @@ A_SEGMENT = attr_name("ReferencedSegmentNumber")
 
 
 def sop_reference(
-    item: Dataset,
-    ctx: ReadContext,
-    where_instance: str,
-    where_class: str,
-    get: Callable[[Dataset, int], object] = value,
+    item: Item, ctx: ReadContext, where_instance: str, where_class: str
 ) -> tuple[str, str | None]:
     """(Referenced SOP Instance UID, Referenced SOP Class UID or None) of an item.
 
     Parameters
     ----------
-    item : pydicom.dataset.Dataset
-        A Referenced SOP Sequence item (or a light item ``get`` reads).
+    item : pydicom.dataset.Dataset or dicomsel.dicom.scanner.RawItem
+        A Referenced SOP Sequence item.
     ctx : ReadContext
     where_instance, where_class : str
         Where each UID is, for messages.
-    get : callable
-        How a value is read from the item (``get(item, tag)``).
 
     Returns
     -------
@@ -57,8 +50,8 @@ def sop_reference(
     dicomsel.errors.InvalidUIDError
         When the instance UID is missing or invalid, or the class UID invalid.
     """
-    uid = ctx.uid(get(item, tags.ReferencedSOPInstanceUID), where_instance)
-    cls = get(item, tags.ReferencedSOPClassUID)
+    uid = ctx.uid(get_text(item, tags.ReferencedSOPInstanceUID), where_instance)
+    cls = get_text(item, tags.ReferencedSOPClassUID)
     return uid, ctx.uid(cls, where_class) if cls else None
 
 
@@ -96,7 +89,8 @@ def int_list(
     Parameters
     ----------
     raw : object
-        The element's value (single or multi-valued; None or empty: none).
+        The element's value (single or multi-valued; None or empty: none), or
+        the text of its values (:func:`dicomsel.dicom.items.get_numbers` of IS).
     what : str
         The attribute, for messages.
     ctx : ReadContext
@@ -118,7 +112,7 @@ def int_list(
     out: list[int] = []
     for v in number_list(raw):
         try:
-            n = int(v)
+            n = _whole(v)
         except (TypeError, ValueError) as e:
             raise ctx.error(f"{prefix}{v!r} is not a number", what) from e
         if unique or n not in out:
@@ -127,6 +121,19 @@ def int_list(
         dup = sorted({v for v in out if out.count(v) > 1})
         raise ctx.error(f"{prefix}duplicate number(s) {dup} in one reference", what)
     return out
+
+
+def _whole(v: object) -> int:
+    """An integer value, or the text of one: an IS as pydicom reads it (``"2.0"`` is 2)."""
+    if isinstance(v, str):
+        try:
+            return int(v)
+        except ValueError:
+            f = float(v)  # raises ValueError on what is not a number
+            if not f.is_integer():
+                raise
+            return int(f)
+    return int(v)  # type: ignore[call-overload,no-any-return]
 
 
 def check_frames(frames: list[int], ctx: ReadContext, what: str = A_FRAME) -> None:

@@ -6,8 +6,9 @@ needs a few attributes of (the per-frame functional groups of a SEG, the
 content items of a measurement report) that costs more than the rest of the
 conversion. The fast paths read element headers from the bytes instead:
 
-- :func:`split_items`: the items of an explicit VR little endian sequence value
-  of defined lengths, each as a tag -> (VR, value bytes) mapping (the SR);
+- :func:`split_items` / :func:`iter_items`: the items of a little endian
+  sequence value (explicit or implicit VR, defined or undefined lengths), each
+  as a tag -> (VR, value bytes) mapping (the KOS and SR content and evidence);
 - :class:`Scanner`: a walker over a file's bytes, little endian, explicit or
   implicit VR, defined or undefined lengths (the SEG per-frame groups);
 - :func:`element_end`: where an element whose header is at a file offset ends
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import mmap
 import struct
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = [
@@ -28,12 +30,15 @@ __all__ = [
     "ITEM_END",
     "LONG_VRS",
     "SEQUENCE_END",
+    "TEXT_VRS",
     "UNDEFINED",
+    "VRS",
     "RawItem",
     "Scanner",
     "Unsupported",
     "count_items",
     "element_end",
+    "iter_items",
     "split_items",
 ]
 
@@ -48,6 +53,14 @@ LONG_VRS = frozenset(
     {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 )
 
+#: The VRs of PS3.5 Table 6.2-1: any other is left to pydicom (which reports it)
+VRS = frozenset(
+    b"AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL "
+    b"UN UR US UT UV".split()
+)
+#: VRs whose value is text
+TEXT_VRS = frozenset(b"AE AS CS DA DS DT IS LO LT PN SH ST TM UC UI UR UT".split())
+
 #: (group, element, 32-bit length): an implicit VR element header, or an item header
 _HEADER = struct.Struct("<HHI")
 #: (group, element, VR, 16-bit length): an explicit VR element header
@@ -55,6 +68,7 @@ _EXPLICIT = struct.Struct("<HH2sH")
 #: an item tag read as one little endian 32-bit number, then its length
 _ITEM_HEAD = struct.Struct("<II")
 _ITEM_AS_U32 = 0xE000FFFE
+_SEQUENCE_END_AS_U32 = 0xE0DDFFFE
 _U32 = struct.Struct("<I")
 
 
@@ -63,32 +77,41 @@ class Unsupported(Exception):
 
 
 class RawItem:
-    """A sequence item split from explicit VR little endian bytes.
+    """A sequence item split from little endian bytes (explicit or implicit VR).
 
     Attributes
     ----------
     elements : dict
-        Tag -> (VR, raw value); a reader may replace a value by what it decoded.
+        Tag -> (VR, raw value); the VR is None in implicit VR. A reader may
+        replace a value by what it decoded.
     encodings : list of str
         The Python codecs the item's text values decode with.
+    implicit : bool
+        Whether the item's elements have implicit VR (its sequences too).
     """
 
-    __slots__ = ("elements", "encodings")
+    __slots__ = ("elements", "encodings", "implicit")
 
-    def __init__(self, elements: dict[int, tuple[bytes, Any]], encodings: list[str]) -> None:
+    def __init__(
+        self, elements: dict[int, tuple[Any, Any]], encodings: list[str], implicit: bool = False
+    ) -> None:
         self.elements = elements
         self.encodings = encodings
+        self.implicit = implicit
 
 
-def split_items(buf: memoryview, encodings: list[str]) -> list[RawItem]:
-    """The items of an explicit VR little endian sequence value of defined lengths.
+def split_items(buf: memoryview, encodings: list[str], implicit: bool = False) -> list[RawItem]:
+    """The items of a little endian sequence value.
 
     Parameters
     ----------
     buf : memoryview
-        The sequence value (its items, headers included).
+        The sequence value (its items, headers included); a Sequence
+        Delimitation Item, when there, ends it.
     encodings : list of str
         Codecs handed to each item.
+    implicit : bool
+        Whether the elements have implicit VR.
 
     Returns
     -------
@@ -97,40 +120,94 @@ def split_items(buf: memoryview, encodings: list[str]) -> list[RawItem]:
     Raises
     ------
     Unsupported
-        On undefined lengths, implicit VR, or lengths past the value's end.
+        On bytes that are not items and elements of that encoding, lengths past
+        the value's end, a missing delimitation item, or UN of undefined length.
     """
-    items: list[RawItem] = []
+    return list(iter_items(buf, encodings, implicit))
+
+
+def iter_items(buf: memoryview, encodings: list[str], implicit: bool = False) -> Iterator[RawItem]:
+    """The items of a little endian sequence value, one at a time (see :func:`split_items`).
+
+    Items of defined or undefined length; elements of defined length, or
+    sequences of undefined length (walked to their Sequence Delimitation Item,
+    kept as the bytes of their items).
+
+    Parameters
+    ----------
+    buf : memoryview
+    encodings : list of str
+    implicit : bool
+
+    Yields
+    ------
+    RawItem
+
+    Raises
+    ------
+    Unsupported
+        As :func:`split_items`; raised when the bad item is reached.
+    """
     pos, end = 0, len(buf)
+    walker: Scanner | None = None
     while pos < end:
         if end - pos < 8:
-            raise Unsupported
+            raise Unsupported("item header past the end")
         tag, length = _ITEM_HEAD.unpack_from(buf, pos)
-        if tag != _ITEM_AS_U32 or length == UNDEFINED:
-            raise Unsupported
+        if tag == _SEQUENCE_END_AS_U32:
+            return
+        if tag != _ITEM_AS_U32:
+            raise Unsupported("not an item")
         pos += 8
-        item_end = pos + length
+        undefined = length == UNDEFINED
+        item_end = end if undefined else pos + length
         if item_end > end:
-            raise Unsupported
-        elements: dict[int, tuple[bytes, Any]] = {}
-        while pos < item_end:
+            raise Unsupported("item past the end")
+        elements: dict[int, tuple[Any, Any]] = {}
+        while True:
+            if pos >= item_end:
+                if undefined:
+                    raise Unsupported("no item delimitation item")
+                break
             if item_end - pos < 8:
-                raise Unsupported
-            group, element, vr, short = _EXPLICIT.unpack_from(buf, pos)
-            vr = bytes(vr)
-            if vr in LONG_VRS:
-                (length,) = _U32.unpack_from(buf, pos + 8)
-                pos += 12
-            elif vr.isalpha() and vr.isupper():
-                length = short
+                raise Unsupported("element header past the end")
+            group, element, length = _HEADER.unpack_from(buf, pos)
+            if group == 0xFFFE:
+                if undefined and element == 0xE00D:
+                    pos += 8
+                    break
+                raise Unsupported("a delimiter inside an item")
+            if implicit:
+                vr = None
                 pos += 8
             else:
-                raise Unsupported  # not explicit VR
-            if length == UNDEFINED or pos + length > item_end:
-                raise Unsupported
+                vr = bytes(buf[pos + 4 : pos + 6])
+                if vr in LONG_VRS:
+                    if item_end - pos < 12:
+                        raise Unsupported("element header past the end")
+                    (length,) = _U32.unpack_from(buf, pos + 8)
+                    pos += 12
+                elif vr in VRS:
+                    length >>= 16  # the 16-bit length after the VR
+                    pos += 8
+                else:
+                    raise Unsupported("not explicit VR, or a VR pydicom should report")
+            if length == UNDEFINED:
+                if vr not in (None, b"SQ"):
+                    raise Unsupported("undefined length of a value that is not a sequence")
+                if walker is None:
+                    walker = Scanner(buf, implicit)
+                after = walker.skip(pos, UNDEFINED)
+                if after > item_end:
+                    raise Unsupported("sequence past the end of its item")
+                elements[(group << 16) | element] = (vr, buf[pos : after - 8])
+                pos = after
+                continue
+            if pos + length > item_end:
+                raise Unsupported("value past the end of its item")
             elements[(group << 16) | element] = (vr, buf[pos : pos + length])
             pos += length
-        items.append(RawItem(elements, encodings))
-    return items
+        yield RawItem(elements, encodings, implicit)
 
 
 class Scanner:
@@ -144,10 +221,14 @@ class Scanner:
         Whether elements have implicit VR.
     """
 
+    #: the deepest nesting of undefined-length items walked; deeper is left to pydicom
+    MAX_DEPTH = 100
+
     def __init__(self, buf: Any, implicit: bool) -> None:
         self.buf = buf
         self.size = len(buf)
         self.implicit = implicit
+        self.depth = 0
 
     def header(self, pos: int) -> tuple[int, int, int]:
         """(tag, value length, value position) of the element or item at ``pos``.
@@ -236,11 +317,17 @@ class Scanner:
         """
         if length != UNDEFINED:
             return self.skip(pos, length)
-        while True:
-            tag, ln, vpos = self.header(pos)
-            if tag == ITEM_END:
-                return vpos
-            pos = self.skip(vpos, ln)
+        if self.depth >= self.MAX_DEPTH:
+            raise Unsupported("nested too deeply for the byte walk")
+        self.depth += 1
+        try:
+            while True:
+                tag, ln, vpos = self.header(pos)
+                if tag == ITEM_END:
+                    return vpos
+                pos = self.skip(vpos, ln)
+        finally:
+            self.depth -= 1
 
     def items(self, pos: int, length: int) -> list[tuple[int, int]]:
         """(content position, length) of each item of a sequence value.

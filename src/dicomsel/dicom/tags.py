@@ -55,6 +55,7 @@ __all__ = [
     "ObservationUID",
     "PatientID",
     "PerFrameFunctionalGroupsSequence",
+    "PersonName",
     "PertinentOtherEvidenceSequence",
     "PixelData",
     "PlacerOrderNumberImagingServiceRequest",
@@ -170,6 +171,7 @@ ObservationDateTime = 0x0040A032
 ValueType = 0x0040A040
 ConceptNameCodeSequence = 0x0040A043
 ReferencedWaveformChannels = 0x0040A0B0
+PersonName = 0x0040A123
 UID = 0x0040A124
 TextValue = 0x0040A160
 FloatingPointValue = 0x0040A161

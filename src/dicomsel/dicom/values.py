@@ -16,13 +16,14 @@ from functools import cache
 from typing import Any
 
 from pydicom.datadict import keyword_for_tag
-from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
 from dicomsel import personname, terminology
 from dicomsel.dicom import tags
 from dicomsel.dicom.context import ReadContext
+from dicomsel.dicom.items import Item, get_seq, get_text, value
 from dicomsel.dicom.schemes import declared_system
 from dicomsel.errors import InvalidInputError
 from dicomsel.model import (
@@ -56,37 +57,6 @@ __all__ = [
     "value",
     "zone",
 ]
-
-
-def value(ds: Dataset, tag: int) -> Any:
-    """The value of the element ``tag`` in ``ds``, or None: the fast path for hot loops.
-
-    Access by tag skips pydicom's keyword lookup, which dominates when a
-    document holds tens of thousands of references.
-
-    Parameters
-    ----------
-    ds : pydicom.dataset.Dataset
-    tag : int
-
-    Returns
-    -------
-    object
-        The (converted) value; None when the element is absent.
-    """
-    # pydicom keeps a dataset's elements in ``_dict`` (tag -> element, raw until first
-    # read): looking there first makes a missing element cost a dict lookup instead of
-    # a KeyError, and an element already converted skip __getitem__ altogether.
-    elements = getattr(ds, "_dict", None)
-    if elements is None:  # pragma: no cover - not a pydicom Dataset
-        elem = ds.get(tag)
-        return None if elem is None else elem.value
-    elem = elements.get(tag)
-    if elem is None:
-        return None
-    if isinstance(elem, DataElement):
-        return elem.value
-    return ds[tag].value  # converts the raw element and stores it
 
 
 def text_of(raw: object) -> str | None:
@@ -181,7 +151,7 @@ def attr_name(keyword: str) -> str:
     return f"{keyword} ({t.group:04X},{t.element:04X})"
 
 
-def code_from_item(item: Dataset) -> Code | None:
+def code_from_item(item: Item) -> Code | None:
     """A :class:`Code` from a code sequence item, or None when it has no usable value.
 
     Reads Code Value, then Long Code Value and URN Code Value (PS3.3 8.8). The
@@ -192,19 +162,19 @@ def code_from_item(item: Dataset) -> Code | None:
 
     Parameters
     ----------
-    item : pydicom.dataset.Dataset
+    item : pydicom.dataset.Dataset or dicomsel.dicom.scanner.RawItem
 
     Returns
     -------
     Code or None
     """
-    code_value = text(item, tags.CodeValue) or text(item, tags.LongCodeValue)
-    scheme = text(item, tags.CodingSchemeDesignator)
+    code_value = get_text(item, tags.CodeValue) or get_text(item, tags.LongCodeValue)
+    scheme = get_text(item, tags.CodingSchemeDesignator)
     system = None
-    urn = text(item, tags.URNCodeValue)
+    urn = get_text(item, tags.URNCodeValue)
     if code_value is None and urn is not None:
         code_value, system, scheme = urn, "urn:ietf:rfc:3986", None
-    meaning = text(item, tags.CodeMeaning)
+    meaning = get_text(item, tags.CodeMeaning)
     if code_value is None and meaning is None:
         return None
     if scheme:
@@ -215,17 +185,17 @@ def code_from_item(item: Dataset) -> Code | None:
         scheme=scheme,
         meaning=meaning,
         system=system,
-        scheme_version=text(item, tags.CodingSchemeVersion),
+        scheme_version=get_text(item, tags.CodingSchemeVersion),
         text=None if code_value else meaning,
     )
 
 
-def first_code(ds: Dataset, tag: int) -> Code | None:
+def first_code(ds: Item, tag: int) -> Code | None:
     """The code in the first item of code sequence ``tag``, or None.
 
     Parameters
     ----------
-    ds : pydicom.dataset.Dataset
+    ds : pydicom.dataset.Dataset or dicomsel.dicom.scanner.RawItem
     tag : int
         A code sequence.
 
@@ -233,7 +203,7 @@ def first_code(ds: Dataset, tag: int) -> Code | None:
     -------
     Code or None
     """
-    seq = value(ds, tag)
+    seq = get_seq(ds, tag)
     if not seq:
         return None
     return code_from_item(seq[0])

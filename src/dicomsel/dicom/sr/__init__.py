@@ -10,10 +10,10 @@ and evaluations in them (:mod:`~.measurements`).
 
 Reading is tolerant: a content item that cannot be read is reported and
 left out; the rest of the document still converts. highdicom's parser is not
-used: real files break it.
+used: real files break it. Content items are read with the accessors of
+:mod:`dicomsel.dicom.items` (from raw bytes when they can).
 
-Modules: :mod:`~.concepts` (codes and concept names), :mod:`~.items` (reading
-content items, from raw bytes when it can), :mod:`~.tree` (nodes, the walk,
+Modules: :mod:`~.concepts` (codes and concept names), :mod:`~.tree` (nodes, the walk,
 by-reference items), :mod:`~.header` (document header), :mod:`~.selections`,
 :mod:`~.measurements`, :mod:`~.reader` (:func:`read_sr`).
 """

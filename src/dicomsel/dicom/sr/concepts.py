@@ -1,7 +1,7 @@
 """SR concepts: the SOP classes, the codes of the selections made, the concept names read.
 
 Concept names are (code value, coding scheme designator) pairs, the way
-:func:`dicomsel.dicom.sr.items.concept_of` reads them.
+:func:`dicomsel.dicom.items.concept_of` reads them.
 """
 
 from __future__ import annotations

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 from pydicom.dataset import Dataset
 
-from dicomsel.dicom.content import observer_performers
+from dicomsel.dicom.content import is_observer_context, observer_performers
 from dicomsel.dicom.context import ReadContext
 from dicomsel.dicom.identity import based_on, subject
-from dicomsel.dicom.sr.items import code_of, get_text
+from dicomsel.dicom.items import Item, code_of, get_text, iter_seq
 from dicomsel.dicom.tags import (
     CompletionFlag,
     ConceptNameCodeSequence,
@@ -18,12 +18,14 @@ from dicomsel.dicom.tags import (
     DeviceUID,
     Manufacturer,
     ManufacturerModelName,
+    PersonName,
     PreliminaryFlag,
     SeriesInstanceUID,
     SOPClassUID,
     SOPInstanceUID,
     StudyInstanceUID,
     TimezoneOffsetFromUTC,
+    ValueType,
     VerificationFlag,
 )
 from dicomsel.dicom.values import (
@@ -34,7 +36,6 @@ from dicomsel.dicom.values import (
     issued,
     sop_class_uid,
     sop_instance_uid,
-    value,
     zone,
 )
 from dicomsel.document import Equipment, SrDocument
@@ -125,8 +126,9 @@ def document_header(ds: Dataset, ctx: ReadContext) -> Doc:
     if title is None:
         ctx.warn(f"{attr_name('ConceptNameCodeSequence')} (document title) is missing")
         title = Code(value=None, text="Structured Report")
-    root_items = list(value(ds, ContentSequence) or ())
-    performers = observer_performers(root_items, ctx)
+    # the root's observer context, read once (the rest of the tree stays unsplit here)
+    context = [it for it in iter_seq(ds, ContentSequence) if is_observer_context(it)]
+    performers = observer_performers(context, ctx)
     people = tuple(p for p in performers if not is_device(p.actor))
     devices = [p.actor for p in performers if is_device(p.actor)]
     equipment = devices[0] if devices else _equipment(ds, ctx)
@@ -150,7 +152,7 @@ def document_header(ds: Dataset, ctx: ReadContext) -> Doc:
         preliminary=_flag(ds, PreliminaryFlag, "PreliminaryFlag", {"PRELIMINARY", "FINAL"}, ctx),
         zone=zone(get_text(ds, TimezoneOffsetFromUTC)) or zone(ctx.options.timezone),
         equipment=_general_equipment(ds),
-        person_names=_person_names(root_items),
+        person_names=_person_names(context),
     )
 
 
@@ -173,16 +175,16 @@ def _general_equipment(ds: Dataset) -> Equipment | None:
     return None if out == Equipment() else out
 
 
-def _person_names(root_items: list[Dataset]) -> tuple[str, ...]:
+def _person_names(context: list[Item]) -> tuple[str, ...]:
     """Person Observer's Name (DCM 121008, PNAME) of the root's observer context, as PN."""
     names: list[str] = []
-    for item in root_items:
-        if item.get("RelationshipType") != "HAS OBS CONTEXT" or item.get("ValueType") != "PNAME":
+    for item in context:
+        if (get_text(item, ValueType) or "").upper() != "PNAME":
             continue
-        concept = item.get("ConceptNameCodeSequence")
-        if not concept or str(concept[0].get("CodeValue", "")).strip() != "121008":
+        concept = code_of(item, ConceptNameCodeSequence)
+        if concept is None or concept.value != "121008":
             continue
-        name = str(item.get("PersonName", "")).strip()
+        name = (get_text(item, PersonName) or "").strip()
         if name:
             names.append(name)
     return tuple(names)

@@ -12,6 +12,16 @@ import math
 from collections.abc import Callable
 
 from dicomsel.dicom.context import ReadContext
+from dicomsel.dicom.items import (
+    ITEM_ERRORS,
+    Item,
+    code_of,
+    dotted,
+    get_numbers,
+    get_seq,
+    get_text,
+    why,
+)
 from dicomsel.dicom.sr.concepts import (
     ALGORITHM_NAME,
     ALGORITHM_VERSION,
@@ -30,16 +40,6 @@ from dicomsel.dicom.sr.concepts import (
     TRACKING_UID,
 )
 from dicomsel.dicom.sr.header import Doc, observation_datetime
-from dicomsel.dicom.sr.items import (
-    ITEM_ERRORS,
-    Item,
-    code_of,
-    dotted,
-    get_numbers,
-    get_seq,
-    get_text,
-    why,
-)
 from dicomsel.dicom.sr.selections import Selections
 from dicomsel.dicom.sr.tree import Node, Tree
 from dicomsel.dicom.tags import (

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from dicomsel.dicom import tags
 from dicomsel.dicom.context import ReadContext, ReadResult
 from dicomsel.dicom.evidence import CURRENT, OTHER, read_evidence
+from dicomsel.dicom.items import has_items
 from dicomsel.dicom.schemes import declared_schemes
 from dicomsel.dicom.sr.header import describe, document_header
-from dicomsel.dicom.sr.items import get_text
 from dicomsel.dicom.sr.measurements import Measurements
 from dicomsel.dicom.sr.selections import Selections
 from dicomsel.dicom.sr.tree import Tree
 from dicomsel.dicom.values import attr_name
 
 __all__ = ["read_sr"]
-
-
-def _has_content_tree(ds: Dataset) -> bool:
-    """Whether the root has a non-empty Content Sequence (without converting it)."""
-    if tags.ContentSequence not in ds:
-        return False
-    elem: object = ds.get_item(tags.ContentSequence)  # raw until a reader converts it
-    if isinstance(elem, RawDataElement):
-        return elem.length != 0
-    return bool(getattr(elem, "value", None))
 
 
 def read_sr(ds: Dataset, ctx: ReadContext) -> ReadResult:
@@ -64,13 +53,13 @@ def read_sr(ds: Dataset, ctx: ReadContext) -> ReadResult:
 
 def _read(ds: Dataset, ctx: ReadContext) -> ReadResult:
     doc = document_header(ds, ctx)
-    if not _has_content_tree(ds):
+    if not has_items(ds, tags.ContentSequence):
         ctx.warn(
             f"{attr_name('ContentSequence')} is missing or empty: the document has no "
             "content items, so no selections or observations come from its content tree",
             attr_name("ContentSequence"),
         )
-    evidence = read_evidence(ds, ctx, (CURRENT, OTHER), tolerant=True, get=get_text)
+    evidence = read_evidence(ds, ctx, (CURRENT, OTHER), tolerant=True)
     tree = Tree(ds, ctx)
     sel = Selections(ctx, doc, evidence, tree)
     sel.read()

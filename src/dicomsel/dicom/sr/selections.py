@@ -28,6 +28,15 @@ import numpy as np
 
 from dicomsel.dicom.context import ReadContext
 from dicomsel.dicom.evidence import Evidence
+from dicomsel.dicom.items import (
+    ITEM_ERRORS,
+    code_of,
+    dotted,
+    get_numbers,
+    get_seq,
+    get_text,
+    why,
+)
 from dicomsel.dicom.references import A_FRAME, A_SEGMENT, int_list, sop_reference
 from dicomsel.dicom.sr.concepts import (
     EVIDENCE_CODE,
@@ -47,15 +56,6 @@ from dicomsel.dicom.sr.concepts import (
     VOLUME_SURFACE_NAME,
 )
 from dicomsel.dicom.sr.header import Doc
-from dicomsel.dicom.sr.items import (
-    ITEM_ERRORS,
-    code_of,
-    dotted,
-    get_numbers,
-    get_seq,
-    get_text,
-    why,
-)
 from dicomsel.dicom.sr.tree import Node, Tree
 from dicomsel.dicom.tags import (
     UID,
@@ -260,7 +260,6 @@ class Selections:
                 self.ctx,
                 where,
                 f"{node.where} > {attr_name('ReferencedSOPClassUID')}",
-                get_text,
             )
             prefix = f"{node.where}: "
             frames = int_list(
@@ -289,7 +288,7 @@ class Selections:
                     "ImagingSelection: the whole waveform is selected"
                 )
             for ps in get_seq(sop, ReferencedSOPSequence):  # the presentation state to show it with
-                out.append((*sop_reference(ps, self.ctx, where, where, get_text), [], []))
+                out.append((*sop_reference(ps, self.ctx, where, where), [], []))
         return out
 
     def _group_site(self, group: Node | None) -> Code | None:

@@ -12,8 +12,7 @@ from collections.abc import Iterator
 from pydicom.dataset import Dataset
 
 from dicomsel.dicom.context import ReadContext
-from dicomsel.dicom.sr.concepts import GROUP
-from dicomsel.dicom.sr.items import (
+from dicomsel.dicom.items import (
     Item,
     code_of,
     concept_of,
@@ -22,6 +21,7 @@ from dicomsel.dicom.sr.items import (
     get_seq,
     get_text,
 )
+from dicomsel.dicom.sr.concepts import GROUP
 from dicomsel.dicom.tags import (
     ConceptNameCodeSequence,
     ContentSequence,

@@ -1,30 +1,37 @@
-"""Reading SR content items: pydicom datasets, or items split from raw sequence bytes.
+"""Reading items of either kind: pydicom datasets, or items split from raw sequence bytes.
 
 pydicom keeps a defined-length sequence as raw bytes until it is first used, then
-builds a Dataset per item (most of the time of a large measurement report, more
-than everything else the reader does). An explicit VR little endian sequence is
-split instead (:func:`dicomsel.dicom.scanner.split_items`) into light items whose
-values are decoded only when read; anything else (implicit VR, big endian,
-undefined lengths inside) goes through pydicom. Both kinds answer the same
-accessors: :func:`get_text`, :func:`get_seq`, :func:`get_numbers`, and the code
-readers built on them.
+builds a Dataset per item (most of the time of a large KOS or measurement report,
+more than everything else the reader does). A little endian sequence (explicit or
+implicit VR, defined or undefined lengths) is split instead
+(:func:`dicomsel.dicom.scanner.iter_items`) into light items whose values are
+decoded only when read; anything else (big endian, deflated, bytes the splitter
+does not expect) goes through pydicom. Both kinds answer the same accessors:
+:func:`value` (datasets only), :func:`get_text`, :func:`get_seq`, :func:`iter_seq`,
+:func:`get_numbers`, :func:`has_items`, and the code readers built on them.
+
+:func:`pydicom_only` turns the raw paths off (the file reader's deferral of
+undefined-length sequences too): the tests compare both paths with it.
 """
 
 from __future__ import annotations
 
 import io
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from functools import lru_cache
 from typing import Any
 
 from pydicom.charset import convert_encodings, decode_bytes
-from pydicom.datadict import keyword_for_tag
-from pydicom.dataelem import RawDataElement
+from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.filereader import read_sequence
+from pydicom.multival import MultiValue
 
 from dicomsel import terminology
-from dicomsel.dicom.scanner import RawItem, Unsupported, split_items
+from dicomsel.dicom.scanner import TEXT_VRS, RawItem, Unsupported, iter_items, split_items
 from dicomsel.dicom.schemes import declared_system
 from dicomsel.dicom.tags import (
     CodeMeaning,
@@ -35,7 +42,6 @@ from dicomsel.dicom.tags import (
     LongCodeValue,
     URNCodeValue,
 )
-from dicomsel.dicom.values import value
 from dicomsel.errors import InvalidInputError
 from dicomsel.model import Code
 
@@ -48,11 +54,20 @@ __all__ = [
     "get_numbers",
     "get_seq",
     "get_text",
+    "has_items",
+    "iter_seq",
+    "pydicom_only",
+    "raw_paths",
+    "value",
     "why",
 ]
 
 #: A content item: a pydicom dataset, or one split from the raw bytes of its sequence.
 Item = Dataset | RawItem
+
+_TEXT_OR_UNKNOWN = TEXT_VRS | {b"UN"}
+#: as pydicom names them (None: implicit VR, looked up when converted)
+_TEXT_VR_NAMES = frozenset({None, "UN"} | {v.decode() for v in TEXT_VRS})
 
 _BINARY = {
     b"FL": "f",
@@ -66,12 +81,103 @@ _BINARY = {
 }
 
 
+#: whether the raw paths are on (:func:`pydicom_only` turns them off)
+_RAW = [True]
+
+
+def raw_paths() -> bool:
+    """Whether sequences are split from raw bytes (True unless :func:`pydicom_only`).
+
+    Returns
+    -------
+    bool
+    """
+    return _RAW[0]
+
+
+@contextmanager
+def pydicom_only() -> Iterator[None]:
+    """Read every sequence through pydicom while in the block (the tests' switch).
+
+    The file reader then lets pydicom parse undefined-length sequences as it
+    reads the header, and the accessors build datasets; the output must be the
+    same as with the raw paths.
+
+    Yields
+    ------
+    None
+    """
+    before = _RAW[0]
+    _RAW[0] = False
+    try:
+        yield
+    finally:
+        _RAW[0] = before
+
+
+def value(ds: Dataset, tag: int) -> Any:
+    """The value of the element ``tag`` in ``ds``, or None: the fast path for hot loops.
+
+    Access by tag skips pydicom's keyword lookup, which dominates when a
+    document holds tens of thousands of references.
+
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+    tag : int
+
+    Returns
+    -------
+    object
+        The (converted) value; None when the element is absent.
+    """
+    # pydicom keeps a dataset's elements in ``_dict`` (tag -> element, raw until first
+    # read): looking there first makes a missing element cost a dict lookup instead of
+    # a KeyError, and an element already converted skip __getitem__ altogether.
+    elements = getattr(ds, "_dict", None)
+    if elements is None:  # pragma: no cover - not a pydicom Dataset
+        elem = ds.get(tag)
+        return None if elem is None else elem.value
+    elem = elements.get(tag)
+    if elem is None:
+        return None
+    if isinstance(elem, DataElement):
+        return elem.value
+    return ds[tag].value  # converts the raw element and stores it
+
+
 def _encodings(ds: Dataset) -> list[str]:
     """Python codecs of a dataset's character set, inherited from the document for items."""
     codecs = getattr(ds, "_character_set", None)  # pydicom resolves the parent's
     if not codecs:
         return convert_encodings(["ISO_IR 6"])
     return [codecs] if isinstance(codecs, str) else list(codecs)
+
+
+def _raw_sequence(item: Item, tag: int) -> tuple[memoryview, list[str], bool] | None:
+    """(value bytes, codecs, implicit VR) of sequence ``tag`` when it can be split, else None."""
+    if not _RAW[0]:
+        return None
+    if item.__class__ is RawItem:
+        entry = item.elements.get(tag)
+        if entry is None or entry[0] == b"SQ*":
+            return None
+        return entry[1], item.encodings, item.implicit
+    elements = getattr(item, "_dict", None)
+    elem = elements.get(tag) if elements is not None else None
+    if (
+        elem.__class__ is RawDataElement
+        and elem.is_little_endian
+        and isinstance(elem.value, bytes)
+        and elem.VR in (None, "SQ")
+    ):
+        return memoryview(elem.value), _encodings(item), bool(elem.is_implicit_VR)  # type: ignore[arg-type]
+    return None
+
+
+def _pydicom_items(raw: memoryview, encodings: list[str], implicit: bool) -> list[Any]:
+    """The items of a raw sequence value as pydicom reads them."""
+    return list(read_sequence(io.BytesIO(bytes(raw)), implicit, True, len(raw), encodings))
 
 
 def get_seq(item: Item, tag: int) -> list[Any]:
@@ -91,46 +197,96 @@ def get_seq(item: Item, tag: int) -> list[Any]:
         entry = item.elements.get(tag)
         if entry is None:
             return []
-        vr, raw = entry
-        if vr == b"SQ*":  # already split
-            return raw  # type: ignore[no-any-return]
-        encodings = item.encodings
-        try:
-            items: list[Any] = split_items(raw, encodings)
-        except (Unsupported, struct.error):
-            items = list(
-                read_sequence(
-                    io.BytesIO(bytes(raw)),
-                    False,
-                    True,
-                    len(raw),
-                    encodings,
-                )
-            )
+        if entry[0] == b"SQ*":  # already split
+            return entry[1]  # type: ignore[no-any-return]
+        raw, encodings, implicit = entry[1], item.encodings, item.implicit
+        items: list[Any] | None = None
+        if _RAW[0]:
+            with suppress(Unsupported, struct.error, RecursionError):
+                items = split_items(raw, encodings, implicit)
+        if items is None:
+            items = _pydicom_items(raw, encodings, implicit)
         item.elements[tag] = (b"SQ*", items)
         return items
-    elements = getattr(item, "_dict", None)
-    elem = elements.get(tag) if elements is not None else None
-    if (
-        elem.__class__ is RawDataElement
-        and not elem.is_implicit_VR
-        and elem.is_little_endian
-        and isinstance(elem.value, bytes)
-        and elem.VR in (None, "SQ")
-    ):
+    split = _raw_sequence(item, tag)
+    if split is not None:
         try:
-            return split_items(memoryview(elem.value), _encodings(item))  # type: ignore[arg-type]
-        except (Unsupported, struct.error):
+            return split_items(*split)
+        except (Unsupported, struct.error, RecursionError):
             pass
     return list(value(item, tag) or ())  # type: ignore[arg-type]
+
+
+def iter_seq(item: Item, tag: int) -> Iterator[Any]:
+    """The items of sequence ``tag`` of ``item``, one at a time (none when absent).
+
+    A large sequence (a KOS's content, its evidence) is split as it is walked,
+    so that only the item being read is held. When the splitter meets bytes it
+    does not handle, the rest comes from pydicom's reading of the whole value.
+
+    Parameters
+    ----------
+    item : Item
+    tag : int
+
+    Yields
+    ------
+    RawItem or pydicom.dataset.Dataset
+    """
+    split = _raw_sequence(item, tag)
+    if split is None:
+        yield from get_seq(item, tag)
+        return
+    done = 0
+    try:
+        for raw_item in iter_items(*split):
+            yield raw_item
+            done += 1
+        return
+    except (Unsupported, struct.error, RecursionError):
+        pass
+    if item.__class__ is RawItem:
+        rest: list[Any] = _pydicom_items(*split)
+    else:
+        rest = list(value(item, tag) or ())  # type: ignore[arg-type]
+    yield from rest[done:]
+
+
+def has_items(item: Item, tag: int) -> bool:
+    """Whether sequence ``tag`` is present with at least one item (without splitting it).
+
+    Parameters
+    ----------
+    item : Item
+    tag : int
+
+    Returns
+    -------
+    bool
+    """
+    split = _raw_sequence(item, tag)
+    if split is not None:
+        raw = split[0]
+        return len(raw) >= 8 and bytes(raw[:4]) != b"\xfe\xff\xdd\xe0"
+    if item.__class__ is RawItem:
+        return bool(get_seq(item, tag))
+    return bool(value(item, tag))  # type: ignore[arg-type]
+
+
+def _joined(converted: object) -> str:
+    """A converted value as text; a multi-valued one joined with backslashes as encoded."""
+    if isinstance(converted, MultiValue | list | tuple):
+        return "\\".join(str(v) for v in converted)
+    return str(converted)
 
 
 def get_text(item: Item, tag: int) -> str | None:
     """A string element's value, stripped; None when absent or empty.
 
-    Plain ASCII single values are decoded from the raw bytes pydicom keeps
-    until first use (its conversion costs more than the rest of the reader);
-    others are decoded with the document's character set.
+    Plain ASCII values are decoded from the raw bytes pydicom keeps until first
+    use (its conversion costs more than the rest of the reader); others are
+    decoded with the document's character set. A multi-valued element is its
+    values joined with backslashes, as they are encoded.
 
     Parameters
     ----------
@@ -145,6 +301,11 @@ def get_text(item: Item, tag: int) -> str | None:
         entry = item.elements.get(tag)
         if entry is None:
             return None
+        vr = entry[0]
+        if vr is not None and vr not in _TEXT_OR_UNKNOWN:
+            raise InvalidInputError(
+                f"has VR {vr.decode('latin-1')!r}, not a text VR", attribute=_tag_name(tag)
+            )
         raw = bytes(entry[1])
         if not raw:
             return None
@@ -156,16 +317,16 @@ def get_text(item: Item, tag: int) -> str | None:
     elem = elements.get(tag) if elements is not None else None
     if elem is None and elements is not None:
         return None
-    if elem.__class__ is RawDataElement:
+    if elem.__class__ is RawDataElement and _RAW[0] and elem.VR in _TEXT_VR_NAMES:
         raw_value = elem.value
         if not raw_value:
             return None
-        if raw_value.isascii() and b"\\" not in raw_value:
+        if raw_value.isascii():
             return raw_value.decode("ascii").strip(" \x00\t\r\n") or None
     converted = value(item, tag)  # type: ignore[arg-type]
     if converted is None:
         return None
-    text = str(converted).strip()
+    text = _joined(converted).strip(" \x00\t\r\n")
     return text or None
 
 
@@ -192,6 +353,8 @@ def get_numbers(item: Item, tag: int) -> list[Any] | None:
         if entry is None:
             return None
         vr, raw = entry
+        if vr is None:
+            vr = _dictionary_vr(tag)
         fmt = _BINARY.get(vr)
         if fmt is not None:
             size = struct.calcsize(fmt)
@@ -209,6 +372,15 @@ def get_numbers(item: Item, tag: int) -> list[Any] | None:
     if isinstance(got, str | bytes | int | float):
         return [got]
     return list(got)
+
+
+@lru_cache(maxsize=1024)
+def _dictionary_vr(tag: int) -> bytes | None:
+    """The VR the data dictionary gives a tag (implicit VR items); None when unknown."""
+    try:
+        return dictionary_VR(tag).encode()
+    except KeyError:
+        return None
 
 
 def _tag_name(tag: int) -> str:
