@@ -66,8 +66,12 @@ FUZZ_ARGS ?= -n 100000 --seed 10
 fuzz: $(STAMP)
 	$(PY) tools/fuzz.py $(FUZZ_ARGS)
 
+# Every row of issue 14's table in one run (bench/README.md): a Markdown table on stdout and
+# every number in out/bench.json. BENCH_ARGS="--quick", "--compare REV", "--rows kos sr".
+# Installs nothing beyond the venv: dcmdump/dsrdump come from `make dicomtools`.
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(PY) bench/bench_kos.py
+	$(PY) bench/bench_all.py --json out/bench.json $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .cache out .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,9 @@
-"""What every benchmark here shares: the pydicom baseline, the child environment, timing.
+"""What every benchmark here shares: the baselines, the inputs, the child environment, timing.
 
 Benchmarks time whole processes with the same interpreter, the repository's
 ``src`` first on ``PYTHONPATH`` so the working tree is what is measured.
+The inputs are built with the project's own generators (``sample_dicom/kosgen.py``,
+``tests/srfiles.py``, ``tests/segfiles.py``), imported on first use.
 """
 
 from __future__ import annotations
@@ -9,10 +11,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+for _folder in (REPO / "tests", REPO / "sample_dicom"):
+    if str(_folder) not in sys.path:
+        sys.path.insert(0, str(_folder))
 
 #: ``python -c BASELINE FILE``: read with pydicom and touch the value of every element.
 BASELINE = """\
@@ -49,10 +56,46 @@ atexit.register(peak)
 """
 
 
-def child_env() -> dict[str, str]:
-    """The environment of a timed process: the working tree's ``src`` first on the path."""
+#: ``python -c IMAGES_BASELINE FOLDER N``: a bare loop of ``dcmread(stop_before_pixels=True)``
+#: over the folder's files, sorted as dicomsel walks them; checks that there are N.
+IMAGES_BASELINE = """\
+import os, sys
+from pydicom import dcmread
+
+n = 0
+for root, dirs, files in os.walk(sys.argv[1]):
+    dirs.sort()
+    for name in sorted(files):
+        dcmread(os.path.join(root, name), stop_before_pixels=True)
+        n += 1
+assert n == int(sys.argv[2]), n
+"""
+
+
+#: ``python -c PEAK_DICOMSEL ARGS``: ``python -m dicomsel ARGS`` that reports its own peak RSS
+#: (see :data:`PEAK_PRELUDE`); ``--import-only`` only imports the CLI and the pipeline.
+PEAK_DICOMSEL = (
+    PEAK_PRELUDE
+    + """\
+sys.argv = ["dicomsel", *sys.argv[1:]]
+if sys.argv[1:] == ["--import-only"]:
+    import dicomsel.cli.main, dicomsel.pipeline  # noqa: E401
+else:
+    runpy.run_module("dicomsel", run_name="__main__")
+"""
+)
+
+
+def peak_rss_kb(stderr: str) -> int | None:
+    """The ``peak-rss-kb N`` that a :data:`PEAK_PRELUDE` process wrote last, if any."""
+    kb = [line.split()[1] for line in stderr.splitlines() if line.startswith("peak-rss-kb ")]
+    return int(kb[-1]) if kb else None
+
+
+def child_env(src: Path | None = None) -> dict[str, str]:
+    """The environment of a timed process: ``src`` (the working tree's) first on the path."""
     env = dict(os.environ)
-    src = str(REPO / "src")
+    src = str(src or REPO / "src")
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
 
@@ -81,3 +124,113 @@ def run(cmd: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> tupl
 def timed(cmd: list[str], env: dict[str, str]) -> float:
     """Wall time of a whole process that must succeed."""
     return run(cmd, env)[0]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One whole process: CPU time (user + system, its waited-for children included), wall time."""
+
+    cpu: float
+    wall: float
+    peak_rss_kb: int | None = None
+
+
+class CommandFailed(Exception):
+    """A measured process exited with a status it should not have."""
+
+
+def measure(cmd: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> Sample:
+    """Run ``cmd`` to its end, its stdout discarded, and take its resource usage (``os.wait4``).
+
+    Raises
+    ------
+    CommandFailed
+        When the exit status is not in ``ok``; the message ends with its stderr's tail.
+    """
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        text = err.read().decode("utf-8", "replace")
+    if proc.returncode not in ok:
+        raise CommandFailed(f"exit {proc.returncode}: {' '.join(cmd)[:200]}\n{text[-2000:]}")
+    return Sample(usage.ru_utime + usage.ru_stime, wall, peak_rss_kb(text))
+
+
+# ---- the inputs
+
+
+def build_kos(path: Path, refs: int, series: int = 20, studies: int = 2) -> None:
+    """A KOS of ``refs`` Enhanced CT references in ``series`` series of ``studies`` studies.
+
+    Every tenth reference has a frame number; every other series a Retrieve AE Title.
+    """
+    from kosgen import Ref, make_kos, save, uid
+
+    if refs % series or series % studies:
+        raise SystemExit("--refs must be a multiple of --series, --series of --studies")
+    ns = "dicomsel-bench"
+    enhanced_ct = "1.2.840.10008.5.1.4.1.1.2.1"  # multi-frame, so frame references are valid
+    per_series = refs // series
+    items = []
+    for s in range(series):
+        study_uid = uid(ns, "study", s % studies)
+        series_uid = uid(ns, "series", s)
+        ae = f"AE{s % studies}" if s % 2 == 0 else None
+        for i in range(per_series):
+            frames = (1 + i % 3,) if i % 10 == 0 else ()
+            items.append(
+                Ref(
+                    study_uid,
+                    series_uid,
+                    enhanced_ct,
+                    uid(ns, "instance", s, i),
+                    frames=frames,
+                    retrieve_ae=ae,
+                )
+            )
+    ds = make_kos(
+        items,
+        description=f"Benchmark selection of {refs} instances",
+        observer_name="Bench^Mark",
+        uid=uid(ns, "kos"),
+        series_uid=uid(ns, "kos-series"),
+        accession="BENCH-1",
+        study_date="20240102",
+        study_time="100000",
+        study_id="BENCH",
+        tz_offset="+0000",
+    )
+    save(ds, path)
+
+
+def build_sr(path: Path, groups: int) -> None:
+    """A TID 1500 report of ``groups`` planar groups (``srfiles.bench_report``, highdicom)."""
+    from srfiles import bench_report, save
+
+    save(bench_report(groups), path)
+
+
+def build_seg(path: Path, frames: int, segments: int = 50, undefined_length: bool = True) -> int:
+    """A binary SEG of ``frames`` 64x64 frames over ``segments`` segments; return its size."""
+    from segfiles import seg_header, write_seg
+
+    return write_seg(seg_header(frames, segments, undefined_length=undefined_length), path)
+
+
+def build_images(folder: Path, files: int, series: int) -> None:
+    """``files`` single-frame 64x64 CT images (copies of CT_small) in ``series`` series."""
+    from segfiles import ct_slices
+
+    per_series = -(-files // series)
+    written = 0
+    for s in range(series):
+        n = min(per_series, files - written)
+        for i, ds in enumerate(ct_slices(n, name=f"bench-images-{s}", size=64)):
+            ds.save_as(folder / f"s{s:03d}_{i:05d}.dcm", enforce_file_format=True)
+        written += n

@@ -29,36 +29,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import REPO, child_env, timed
-
-sys.path[:0] = [str(REPO / "tests"), str(REPO / "sample_dicom")]
+from _common import IMAGES_BASELINE as BASELINE
+from _common import build_images as build
+from _common import child_env, timed
 
 TARGET_RATIO = 0.7
-
-BASELINE = """\
-import os, sys
-from pydicom import dcmread
-
-n = 0
-for root, dirs, files in os.walk(sys.argv[1]):
-    dirs.sort()
-    for name in sorted(files):
-        dcmread(os.path.join(root, name), stop_before_pixels=True)
-        n += 1
-assert n == int(sys.argv[2]), n
-"""
-
-
-def build(folder: Path, files: int, series: int) -> None:
-    from segfiles import ct_slices
-
-    per_series = -(-files // series)
-    written = 0
-    for s in range(series):
-        n = min(per_series, files - written)
-        for i, ds in enumerate(ct_slices(n, name=f"bench-images-{s}", size=64)):
-            ds.save_as(folder / f"s{s:03d}_{i:05d}.dcm", enforce_file_format=True)
-        written += n
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,51 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import BASELINE, REPO, child_env, importable, timed
-
-sys.path.insert(0, str(REPO / "sample_dicom"))
-
-from kosgen import Ref, make_kos, save, uid
+from _common import BASELINE, REPO, build_kos, child_env, importable, timed
 
 TARGET_RATIO = 1.5
-ENHANCED_CT = "1.2.840.10008.5.1.4.1.1.2.1"  # multi-frame, so frame references are valid
-NS = "dicomsel-bench"
-
-
-def build_kos(path: Path, refs: int, series: int, studies: int) -> None:
-    if refs % series or series % studies:
-        raise SystemExit("--refs must be a multiple of --series, --series of --studies")
-    per_series = refs // series
-    items = []
-    for s in range(series):
-        study_uid = uid(NS, "study", s % studies)
-        series_uid = uid(NS, "series", s)
-        ae = f"AE{s % studies}" if s % 2 == 0 else None
-        for i in range(per_series):
-            frames = (1 + i % 3,) if i % 10 == 0 else ()
-            items.append(
-                Ref(
-                    study_uid,
-                    series_uid,
-                    ENHANCED_CT,
-                    uid(NS, "instance", s, i),
-                    frames=frames,
-                    retrieve_ae=ae,
-                )
-            )
-    ds = make_kos(
-        items,
-        description=f"Benchmark selection of {refs} instances",
-        observer_name="Bench^Mark",
-        uid=uid(NS, "kos"),
-        series_uid=uid(NS, "kos-series"),
-        accession="BENCH-1",
-        study_date="20240102",
-        study_time="100000",
-        study_id="BENCH",
-        tz_offset="+0000",
-    )
-    save(ds, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import PEAK_PRELUDE, REPO, child_env
+from _common import PEAK_PRELUDE, REPO, child_env, peak_rss_kb
 
 #: a whole run in a child process, printing its own peak RSS (VmHWM) at exit
 DRIVER = (
@@ -107,8 +107,9 @@ def peak(kind: str, folder: Path, out: Path) -> tuple[float, float]:
     if proc.returncode != 0:
         sys.stderr.write(f"{kind} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
         raise SystemExit(1)
-    kb = [line.split()[1] for line in proc.stderr.splitlines() if line.startswith("peak-rss-kb")]
-    return elapsed, int(kb[-1]) / 1024
+    kb = peak_rss_kb(proc.stderr)
+    assert kb is not None, "the process reported no peak RSS"
+    return elapsed, kb / 1024
 
 
 def main() -> int:

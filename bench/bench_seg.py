@@ -40,9 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import BASELINE, PEAK_PRELUDE, REPO, child_env, run
-
-sys.path[:0] = [str(REPO / "tests"), str(REPO / "sample_dicom")]
+from _common import BASELINE, PEAK_DICOMSEL, build_seg, child_env, peak_rss_kb, run
 
 TARGET_FRAMES = 1.2
 TARGET_SEGMENTS = 0.1
@@ -87,41 +85,25 @@ print(time.perf_counter() - start)
 """
 
 
-# Runs ``python -m dicomsel ...`` and reports the process's own peak RSS (VmHWM) at exit.
-PEAK = (
-    PEAK_PRELUDE
-    + """\
-sys.argv = ["dicomsel", *sys.argv[1:]]
-if sys.argv[1:] == ["--import-only"]:
-    import dicomsel.cli.main, dicomsel.pipeline  # noqa: E401
-else:
-    runpy.run_module("dicomsel", run_name="__main__")
-"""
-)
-
-
 def rss(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall time and peak resident set size in MB of ``python -m dicomsel ARGS`` (Linux)."""
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", PEAK, *args], env=env, capture_output=True, text=True
+        [sys.executable, "-c", PEAK_DICOMSEL, *args], env=env, capture_output=True, text=True
     )
     elapsed = time.perf_counter() - start
     if proc.returncode not in (0, 3):
         sys.stderr.write(f"command failed ({proc.returncode}): {args}\n{proc.stderr}")
         raise SystemExit(1)
-    kb = [line.split()[1] for line in proc.stderr.splitlines() if line.startswith("peak-rss-kb")]
-    return elapsed, int(kb[-1]) / 1024
+    kb = peak_rss_kb(proc.stderr)
+    assert kb is not None, "the process reported no peak RSS"
+    return elapsed, kb / 1024
 
 
 def bench_time(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> dict[str, object]:
-    from segfiles import seg_header, write_seg
-
     seg = tmp / "seg.dcm"
     start = time.perf_counter()
-    ds = seg_header(args.frames, args.segments, undefined_length=not args.defined_length)
-    size = write_seg(ds, seg)
-    del ds
+    size = build_seg(seg, args.frames, args.segments, undefined_length=not args.defined_length)
     build_s = time.perf_counter() - start
     py = sys.executable
     convert = [py, "-m", "dicomsel", "convert", str(seg), "-o", str(tmp / "out.json")]

@@ -33,9 +33,7 @@ import time
 from pathlib import Path
 
 from _common import BASELINE as PYDICOM
-from _common import REPO, child_env, importable, timed
-
-sys.path[:0] = [str(REPO / "tests"), str(REPO / "sample_dicom")]
+from _common import build_sr, child_env, importable, timed
 
 TARGET_RATIO = 1.5  # dicomsel / pydicom, at most
 TARGET_SPEEDUP = 3.0  # highdicom / dicomsel, at least
@@ -51,12 +49,6 @@ groups = report.get_planar_roi_measurement_groups()
 if len(groups) != int(sys.argv[2]):
     sys.exit(f"highdicom found {len(groups)} groups, not {sys.argv[2]}")
 """
-
-
-def build_sr(path: Path, groups: int) -> None:
-    from srfiles import bench_report, save
-
-    save(bench_report(groups), path)
 
 
 def main(argv: list[str] | None = None) -> int:
