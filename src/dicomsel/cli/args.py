@@ -14,7 +14,6 @@ import os
 from dicomsel import terminology
 from dicomsel.errors import InvalidInputError
 from dicomsel.io.files import OutputPathError, check_output, check_output_folder, sweep_temp_files
-from dicomsel.kos.values import parse_instant
 from dicomsel.model import Code
 from dicomsel.uid import check_uid
 
@@ -105,6 +104,8 @@ def parse_content_datetime(text: str) -> str:
     if text == "now":
         now = dt.datetime.now().astimezone()
         return now.isoformat(timespec="seconds")
+    from dicomsel.kos.values import parse_instant  # the KOS writer only for to-kos
+
     parse_instant(text, "--content-datetime")
     return text
 
