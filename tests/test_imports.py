@@ -69,6 +69,8 @@ def test_tiny_kos_conversion_imports_nothing_heavy(tmp_path: Path) -> None:
     assert _heavy(modules) == []
     assert "dicomsel.fhir.r5.check" in modules  # validated all the same, by the fast check
     assert sorted(m for m in modules if m.startswith("dicomsel.kos")) == []  # to-kos's writer
+    others = ("sr", "seg", "rtstruct", "pstate", "bulkann", "graphics")  # the other readers
+    assert sorted(m for m in modules if m.split(".")[2:3] in ([o] for o in others)) == []
 
 
 @pytest.mark.parametrize("how", ["option", "env"])

@@ -27,6 +27,7 @@ from pydicom.dataset import Dataset
 from dicomsel.dicom.context import ReadContext, ReadResult
 from dicomsel.dicom.graphics import Head, closed, read_head
 from dicomsel.dicom.references import A_FRAME, check_frames, int_list, sop_reference
+from dicomsel.dicom.sopclasses import BULK_ANNOTATIONS
 from dicomsel.dicom.values import attr_name, code_from_item, text_of
 from dicomsel.errors import Issue
 from dicomsel.model import (
@@ -44,7 +45,7 @@ from dicomsel.model import (
 __all__ = ["SOP_CLASS_UIDS", "read_bulkann"]
 
 #: Microscopy Bulk Simple Annotations Storage
-SOP_CLASS_UIDS = frozenset({"1.2.840.10008.5.1.4.1.1.91.1"})
+SOP_CLASS_UIDS = BULK_ANNOTATIONS
 
 _A_GROUPS = attr_name("AnnotationGroupSequence")
 _A_INDEX = attr_name("LongPrimitivePointIndexList")

@@ -1,7 +1,9 @@
 """Dispatch on SOP Class UID: each object kind to its reader.
 
 Each reader module declares ``SOP_CLASS_UIDS`` and one ``read_<kind>(ds, ctx)``
-function; :data:`READERS` maps every SOP Class UID to its reader. Reading the
+function; :data:`READERS` maps every SOP Class UID (from
+:mod:`dicomsel.dicom.sopclasses`) to its reader, whose module is imported when
+first asked. Reading the
 file itself is :mod:`dicomsel.dicom.filereader`.
 """
 
@@ -9,12 +11,13 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from importlib import import_module
 
 import pydicom
 from pydicom.dataset import Dataset
 
-from dicomsel.dicom import bulkann, image, kos, pstate, rtstruct, seg, sr
+from dicomsel.dicom import image, sopclasses
 from dicomsel.dicom.context import ReadContext, ReadOptions, ReadResult
 from dicomsel.dicom.filereader import deferred_groups, gc_paused, read_header_file
 from dicomsel.dicom.guard import PARSE_ERRORS, deep_call, parse_error
@@ -22,17 +25,38 @@ from dicomsel.dicom.values import attr_name
 from dicomsel.errors import DicomselError, InvalidInputError, Issue, UnsupportedObjectError
 from dicomsel.redact import phi_values, redact
 
-__all__ = ["READERS", "Reader", "read_dataset", "read_file", "reader_for"]
+__all__ = ["READERS", "Reader", "Readers", "read_dataset", "read_file", "reader_for"]
 
 #: A reader: ``read_<kind>(ds, ctx)``.
 Reader = Callable[[Dataset, ReadContext], ReadResult]
 
-READERS: dict[str, Reader] = {uid: kos.read_kos for uid in kos.SOP_CLASS_UIDS}
-READERS.update({uid: seg.read_seg for uid in seg.SOP_CLASS_UIDS})
-READERS.update({uid: rtstruct.read_rtstruct for uid in rtstruct.SOP_CLASS_UIDS})
-READERS.update({uid: sr.read_sr for uid in sr.SOP_CLASS_UIDS})
-READERS.update({uid: pstate.read_pstate for uid in pstate.SOP_CLASS_UIDS})
-READERS.update({uid: bulkann.read_bulkann for uid in bulkann.SOP_CLASS_UIDS})
+#: SOP Class UID -> (reader module, its ``read_<kind>`` function)
+_WHERE = {
+    **dict.fromkeys(sopclasses.KEY_OBJECT_SELECTION, ("dicomsel.dicom.kos", "read_kos")),
+    **dict.fromkeys(sopclasses.SEGMENTATIONS, ("dicomsel.dicom.seg", "read_seg")),
+    **dict.fromkeys(sopclasses.RT_STRUCTURE_SET, ("dicomsel.dicom.rtstruct", "read_rtstruct")),
+    **dict.fromkeys(sopclasses.STRUCTURED_REPORTS, ("dicomsel.dicom.sr", "read_sr")),
+    **dict.fromkeys(sopclasses.PRESENTATION_STATES, ("dicomsel.dicom.pstate", "read_pstate")),
+    **dict.fromkeys(sopclasses.BULK_ANNOTATIONS, ("dicomsel.dicom.bulkann", "read_bulkann")),
+}
+
+
+class Readers(Mapping[str, Reader]):
+    """The readers by SOP Class UID (image classes aside), each module imported when first asked."""
+
+    def __getitem__(self, sop_class_uid: str) -> Reader:
+        module, function = _WHERE[sop_class_uid]
+        reader: Reader = getattr(import_module(module), function)
+        return reader
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_WHERE)
+
+    def __len__(self) -> int:
+        return len(_WHERE)
+
+
+READERS = Readers()
 
 
 def reader_for(sop_class_uid: str) -> Reader | None:
@@ -47,10 +71,11 @@ def reader_for(sop_class_uid: str) -> Reader | None:
     callable or None
         ``reader(ds, ctx) -> ReadResult``.
     """
-    reader = READERS.get(sop_class_uid)
-    if reader is None and image.is_image_class(sop_class_uid):
+    if sop_class_uid in _WHERE:
+        return READERS[sop_class_uid]
+    if image.is_image_class(sop_class_uid):
         return image.read_image
-    return reader
+    return None
 
 
 def _sop_class(ds: Dataset, path: str | None) -> tuple[str, bool]:

@@ -23,13 +23,14 @@ from dicomsel.dicom.evidence import read_evidence, retrieve_endpoints
 from dicomsel.dicom.identity import based_on, subject
 from dicomsel.dicom.items import Item, get_numbers, get_seq, get_text, has_items
 from dicomsel.dicom.references import A_FRAME, A_SEGMENT, check_frames, int_list, sop_reference
+from dicomsel.dicom.sopclasses import KEY_OBJECT_SELECTION
 from dicomsel.dicom.values import attr_name, first_code, issued, sop_instance_uid
 from dicomsel.model import Code, Identifier, Instance, Provenance, Selection
 
 __all__ = ["SOP_CLASS_UIDS", "read_kos", "retrieve_endpoints"]
 
 #: Key Object Selection Document Storage
-SOP_CLASS_UIDS = frozenset({"1.2.840.10008.5.1.4.1.1.88.59"})
+SOP_CLASS_UIDS = KEY_OBJECT_SELECTION
 
 _KEY_OBJECT_DESCRIPTION = "113012"
 _REFERENCE_TYPES = frozenset({"IMAGE", "COMPOSITE", "WAVEFORM"})

@@ -28,6 +28,7 @@ from pydicom.dataset import Dataset
 from dicomsel.dicom.context import ReadContext, ReadResult
 from dicomsel.dicom.graphics import IMAGE_REGION, Head, read_head, rectangle
 from dicomsel.dicom.references import A_FRAME, A_SEGMENT, check_frames, int_list, sop_reference
+from dicomsel.dicom.sopclasses import PRESENTATION_STATES
 from dicomsel.dicom.values import attr_name, number_list, text_of
 from dicomsel.errors import InvalidInputError, Issue
 from dicomsel.model import Code, Instance, Provenance, Region2D, RegionType2D
@@ -38,17 +39,7 @@ __all__ = ["SOP_CLASS_UIDS", "read_pstate"]
 #: Module (PS3.3 A.33.1-A.33.8). The Volumetric Presentation States (11.6, 11.7,
 #: 11.9-11.11) annotate in 3D through the Volumetric Graphic Annotation Module instead
 #: and are not read here.
-SOP_CLASS_UIDS = frozenset(
-    {
-        "1.2.840.10008.5.1.4.1.1.11.1",  # Grayscale Softcopy Presentation State
-        "1.2.840.10008.5.1.4.1.1.11.2",  # Color Softcopy Presentation State
-        "1.2.840.10008.5.1.4.1.1.11.3",  # Pseudo-Color Softcopy Presentation State
-        "1.2.840.10008.5.1.4.1.1.11.4",  # Blending Softcopy Presentation State
-        "1.2.840.10008.5.1.4.1.1.11.5",  # XA/XRF Grayscale Softcopy Presentation State
-        "1.2.840.10008.5.1.4.1.1.11.8",  # Advanced Blending Presentation State
-        "1.2.840.10008.5.1.4.1.1.11.12",  # Variable Modality LUT Softcopy Presentation State
-    }
-)
+SOP_CLASS_UIDS = PRESENTATION_STATES
 
 _GRAPHIC_TYPES = {
     "POINT": RegionType2D.POINT,

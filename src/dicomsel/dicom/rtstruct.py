@@ -19,6 +19,7 @@ from dicomsel.dicom.image import Header, body_site, creator_performers, read_hea
 from dicomsel.dicom.references import optional_uid
 from dicomsel.dicom.schemes import declared_schemes
 from dicomsel.dicom.seg import SOURCE_IMAGE_CODE
+from dicomsel.dicom.sopclasses import RT_STRUCTURE_SET
 from dicomsel.dicom.values import (
     attr_name,
     author,
@@ -34,7 +35,7 @@ from dicomsel.model import Code, Identifier, Instance, Provenance, Selection
 __all__ = ["SOP_CLASS_UIDS", "read_rtstruct"]
 
 #: RT Structure Set Storage
-SOP_CLASS_UIDS = frozenset({"1.2.840.10008.5.1.4.1.1.481.3"})
+SOP_CLASS_UIDS = RT_STRUCTURE_SET
 
 _A_ROIS = attr_name("StructureSetROISequence")
 _A_CONTOURS = attr_name("ROIContourSequence")

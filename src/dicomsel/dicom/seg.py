@@ -28,6 +28,7 @@ from dicomsel.dicom.context import DeferredGroups, ReadContext, ReadResult
 from dicomsel.dicom.image import Header, body_site, creator_performers, read_header
 from dicomsel.dicom.references import A_FRAME, check_frames, optional_uid
 from dicomsel.dicom.scanner import Scanner, Unsupported, count_items
+from dicomsel.dicom.sopclasses import LABEL_MAP_SEGMENTATION, SEGMENTATION, SEGMENTATIONS
 from dicomsel.dicom.values import attr_name, code_from_item, issued, text, text_of, value
 from dicomsel.model import Code, Identifier, Instance, Provenance, Selection
 from dicomsel.terminology import SINGLE_FRAME_CLASSES
@@ -42,10 +43,8 @@ __all__ = [
     "read_seg",
 ]
 
-SEGMENTATION = "1.2.840.10008.5.1.4.1.1.66.4"
-LABEL_MAP_SEGMENTATION = "1.2.840.10008.5.1.4.1.1.66.7"
 #: Segmentation Storage and Label Map Segmentation Storage
-SOP_CLASS_UIDS = frozenset({SEGMENTATION, LABEL_MAP_SEGMENTATION})
+SOP_CLASS_UIDS = SEGMENTATIONS
 #: Code of the source-image selections.
 SOURCE_IMAGE_CODE = Code(value="121233", scheme="DCM", meaning="Source image for segmentation")
 

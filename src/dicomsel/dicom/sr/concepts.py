@@ -6,6 +6,7 @@ Concept names are (code value, coding scheme designator) pairs, the way
 
 from __future__ import annotations
 
+from dicomsel.dicom.sopclasses import STRUCTURED_REPORTS
 from dicomsel.model import Code, RegionType2D, RegionType3D
 
 __all__ = [
@@ -43,15 +44,7 @@ __all__ = [
 ]
 
 #: Basic Text, Enhanced, Comprehensive, Comprehensive 3D and Extensible SR Storage
-SOP_CLASS_UIDS = frozenset(
-    {
-        "1.2.840.10008.5.1.4.1.1.88.11",
-        "1.2.840.10008.5.1.4.1.1.88.22",
-        "1.2.840.10008.5.1.4.1.1.88.33",
-        "1.2.840.10008.5.1.4.1.1.88.34",
-        "1.2.840.10008.5.1.4.1.1.88.35",
-    }
-)
+SOP_CLASS_UIDS = STRUCTURED_REPORTS
 
 IMAGE_REGION = Code(value="111030", scheme="DCM", meaning="Image Region")
 VOLUME_SURFACE = Code(value="121231", scheme="DCM", meaning="Volume Surface")
