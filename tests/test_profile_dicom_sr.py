@@ -169,7 +169,8 @@ def test_person_observer_is_a_practitioner_with_the_pn_components(
     out, _ = _convert(run_cli, path, "--profile", "dicom-sr")
     res = resources_of(out)
     (person,) = [r for r in res if r["resourceType"] == "Practitioner"]
-    assert person["name"] == [{"text": "Reader^Rita", "family": "Reader", "given": ["Rita"]}]
+    # PS3.5 6.2.1 components; text the readable form (fhir.humanname)
+    assert person["name"] == [{"text": "Rita Reader", "family": "Reader", "given": ["Rita"]}]
     obs = [r for r in res if r["resourceType"] == "Observation"]
     assert all(o["performer"] == [{"reference": f"urn:uuid:{person['id']}"}] for o in obs)
 

@@ -16,6 +16,7 @@ import copy
 import json
 import struct
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -78,14 +79,9 @@ def _check_same(path: Path) -> None:
 
 
 def _convert_bytes(paths: list[Path], fast: bool) -> tuple[str, list[Any]]:
-    was = rawheader.ENABLED
-    rawheader.ENABLED = fast
-    try:
-        batch = convert(
-            [str(p) for p in paths], ConvertOptions(read=ReadOptions(timezone="+00:00"))
-        )
-    finally:
-        rawheader.ENABLED = was
+    opts = ConvertOptions(read=ReadOptions(timezone="+00:00"))
+    with nullcontext() if fast else pydicom_only():
+        batch = convert([str(p) for p in paths], opts)
     text = json.dumps(batch.resources, sort_keys=True)
     outcomes = [o.as_json() for o in batch.outcomes]
     return text, outcomes
