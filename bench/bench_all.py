@@ -65,6 +65,7 @@ from _common import (
     build_seg,
     build_sr,
     child_env,
+    compile_tree,
     measure,
 )
 
@@ -726,6 +727,8 @@ def main(argv: list[str] | None = None) -> int:
                 "commit": trees[1].commit,
                 "src": str(trees[1].src),
             }
+        for tree in trees:
+            compile_tree(tree.src)
         report: dict[str, Any] = {"meta": meta, "rows": []}
         with tempfile.TemporaryDirectory(prefix="bench_all_") as tmp:
             for key in rows:
