@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import pkgutil
@@ -76,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:
         return int(e.code) if isinstance(e.code, int) else ExitCode.USAGE
+    _start_up_done()
     from dicomsel.cli.logs import setup_logging
 
     verbosity = getattr(args, "verbose", 0)
@@ -97,6 +99,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.ERROR
 
 
+#: Whether :func:`run` paused the cyclic garbage collector for the start-up.
+_gc_paused_at_start = False
+
+
+def _start_up_done() -> None:
+    """The subcommand's modules are imported: resume the collector :func:`run` paused.
+
+    What was imported stays alive for the whole process, so it is frozen
+    (:func:`gc.freeze`): no later collection traverses it again.
+    """
+    global _gc_paused_at_start
+    if _gc_paused_at_start:
+        _gc_paused_at_start = False
+        gc.freeze()
+        gc.enable()
+
+
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    The cyclic garbage collector is paused until the arguments are parsed: the
+    imports of the start-up (pydicom's and numpy's among them) allocate several
+    hundred thousand objects that all stay alive, and every automatic collection
+    among them would find nothing to free (about a tenth of a small conversion's
+    time). Reference counting frees what is dropped meanwhile.
+    """
+    global _gc_paused_at_start
+    if gc.isenabled():
+        gc.disable()
+        _gc_paused_at_start = True
     sys.exit(main())
