@@ -109,3 +109,96 @@ def test_bad_env_value_is_a_usage_error(tmp_path: Path) -> None:
         validate="thorough",
     )
     assert code == 2
+
+
+#: What a tiny R5 JSON conversion has no use for (issue 14: each was tens of ms of start-up).
+NOT_FOR_A_TINY_CONVERSION = (
+    "dicomsel.fhir.snapshot1",  # the other flavour
+    "dicomsel.fhir.xml",  # --xml / Turtle
+    "dicomsel.fhir.models",
+    "dicomsel.fhir.dicomsr",  # --profile dicom-sr
+    "dicomsel.export.dask",  # --dask
+    "dicomsel.io.memory",
+    "multiprocessing",  # --jobs > 1
+    "concurrent.futures.process",
+)
+
+
+def test_tiny_kos_conversion_imports_no_other_flavour_or_format(tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    code, modules = _modules("convert", str(SAMPLES / "kos_single_frame.dcm"), "-o", str(out))
+    assert code == 0
+    loaded = [m for m in NOT_FOR_A_TINY_CONVERSION if m in modules]
+    assert loaded == []
+    assert "dicomsel.fhir.r5.write" in modules
+
+
+@pytest.mark.parametrize(
+    ("argv", "module"),
+    [
+        (["--fhir", "r5-snapshot1"], "dicomsel.fhir.snapshot1.write"),
+        (["--xml"], "dicomsel.fhir.xml"),
+        (["--jobs", "2"], "concurrent.futures.process"),
+    ],
+)
+def test_what_an_option_needs_is_imported_when_asked(
+    tmp_path: Path, argv: list[str], module: str
+) -> None:
+    out = tmp_path / ("out.xml" if "--xml" in argv else "out.json")
+    code, modules = _modules("convert", str(SAMPLES), "-o", str(out), *argv)
+    assert code in (0, 3)
+    assert module in modules
+    assert out.stat().st_size > 0
+
+
+def test_flavour_names_are_their_packages_names() -> None:
+    from dicomsel.fhir import FLAVOURS
+
+    assert sorted(FLAVOURS) == ["r5", "r5-snapshot1"]
+    for name, package in FLAVOURS.items():
+        assert name == package.NAME
+
+
+_GC_PROBE = """
+import atexit, gc, json, sys
+from dicomsel.cli import main as m
+
+seen = {}
+done = m._start_up_done
+
+def spy():
+    seen["paused during start-up"] = not gc.isenabled()
+    done()
+    seen["enabled after"] = gc.isenabled()
+    seen["frozen"] = gc.get_freeze_count()
+
+m._start_up_done = spy
+atexit.register(lambda: print(json.dumps(seen)))
+sys.argv = ["dicomsel", *sys.argv[1:]]
+m.run()
+"""
+
+
+def test_the_console_script_pauses_the_collector_only_for_its_start_up(tmp_path: Path) -> None:
+    """``run()`` pauses the cyclic GC while it imports, then freezes what was imported."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    argv = ["convert", str(SAMPLES / "kos_single_frame.dcm"), "-o", str(tmp_path / "o.json")]
+    proc = subprocess.run(
+        [sys.executable, "-c", _GC_PROBE, *argv], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen["paused during start-up"] and seen["enabled after"]
+    assert seen["frozen"] > 10_000  # pydicom's, numpy's and dicomsel's objects
+
+
+def test_main_leaves_the_collector_to_its_caller(tmp_path: Path) -> None:
+    """A library caller of ``main()`` keeps its own collector settings."""
+    import gc
+
+    from dicomsel.cli.main import main
+
+    before = gc.get_freeze_count()
+    out = tmp_path / "o.json"
+    assert main(["convert", str(SAMPLES / "kos_single_frame.dcm"), "-o", str(out)]) == 0
+    assert gc.isenabled() and gc.get_freeze_count() == before

@@ -7,7 +7,7 @@ conversion no KOS writer; importlib.metadata (tens of milliseconds) only when
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib import import_module
 from typing import Any
 
@@ -40,8 +40,16 @@ def version() -> str:
         return "0+unknown"
 
 
-def module_getattr(module: str, namespace: dict[str, Any]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` that imports a name of :data:`LAZY` (or ``__version__``) once.
+def module_getattr(
+    module: str, namespace: dict[str, Any], lazy: Mapping[str, str] | None = None
+) -> Callable[[str], Any]:
+    """A module ``__getattr__`` (PEP 562) that imports a name of ``lazy`` once.
+
+    The package :mod:`dicomsel` (``lazy`` omitted: :data:`LAZY`, and ``__version__``)
+    and its subpackages use it, so that importing one of their modules does not
+    import every other one. A submodule not in ``lazy`` is still found by
+    ``from package import submodule``: the AttributeError makes the import system
+    import it.
 
     Parameters
     ----------
@@ -49,17 +57,20 @@ def module_getattr(module: str, namespace: dict[str, Any]) -> Callable[[str], An
         The package's name, for the AttributeError.
     namespace : dict
         Its ``globals()``: each name is stored there once imported.
+    lazy : mapping, optional
+        Public name -> the module that defines it.
 
     Returns
     -------
     callable
     """
+    table = LAZY if lazy is None else lazy
 
     def getattr_(name: str) -> Any:
-        where = LAZY.get(name)
+        where = table.get(name)
         if where is not None:
             value = getattr(import_module(where), name)
-        elif name == "__version__":
+        elif name == "__version__" and lazy is None:
             value = version()
         else:
             raise AttributeError(f"module {module!r} has no attribute {name!r}")

@@ -9,13 +9,14 @@ distributed engine plugs in here by implementing :class:`Executor`.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = [
     "EXECUTORS",
@@ -97,6 +98,8 @@ def _captured(fn: Callable[[list[T]], list[R]], batch: list[T]) -> tuple[list[R]
 
 
 def _context() -> Any:
+    import multiprocessing  # with concurrent.futures.process, only for --jobs > 1
+
     # fork starts workers fastest, with everything imported; it is safe here because
     # the executor forks before it starts threads. macOS and Windows keep their default.
     if sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods():
@@ -118,6 +121,8 @@ class ProcessExecutor:
         self, fn: Callable[[list[T]], list[R]], batches: Iterable[list[T]]
     ) -> Iterator[list[R]]:
         """``fn(batch)`` in the workers, results in the order of ``batches``."""
+        from concurrent.futures import ProcessPoolExecutor
+
         pool = ProcessPoolExecutor(
             max_workers=self.jobs,
             mp_context=_context(),

@@ -53,3 +53,13 @@ class Flavour(Protocol):
         jsonschema); None: as ``DICOMSEL_VALIDATE`` says (fast when unset).
         """
         ...
+
+    def from_imaging_selection(
+        self,
+        res: dict[str, Any],
+        *,
+        endpoints: dict[str, dict[str, Any]] | None = None,
+        warnings: list[str] | None = None,
+    ) -> Selection:
+        """Read one ImagingSelection of this flavour back into the model."""
+        ...

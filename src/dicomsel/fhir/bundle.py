@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from dicomsel.errors import DicomselError, InvalidInputError, Issue
-from dicomsel.fhir import r5, snapshot1
+from dicomsel.fhir.flavours import FLAVOURS, R5, SNAPSHOT1
 from dicomsel.fhir.ids import bundle_id
 from dicomsel.fhir.text import FORBIDDEN, clean_resource
 from dicomsel.model import Selection
@@ -32,23 +32,31 @@ from dicomsel.model import Selection
 __all__ = [
     "FORMATS",
     "OUTPUT_FORMATS",
-    "READERS",
     "FhirInput",
     "SelectionReader",
     "detect_flavour",
     "load_resources",
     "read_fhir",
+    "selection_reader",
     "serialise",
 ]
 
 #: ``(resource, *, endpoints, warnings) -> Selection``: a flavour's ImagingSelection reader.
 SelectionReader = Callable[..., Selection]
 
-#: The ImagingSelection reader of each flavour, by flavour name.
-READERS: dict[str, SelectionReader] = {
-    r5.NAME: r5.from_imaging_selection,
-    snapshot1.NAME: snapshot1.from_imaging_selection,
-}
+
+def selection_reader(flavour: str) -> SelectionReader:
+    """The ImagingSelection reader of the flavour called ``flavour`` (a key of FLAVOURS).
+
+    Parameters
+    ----------
+    flavour : str
+
+    Returns
+    -------
+    SelectionReader
+    """
+    return FLAVOURS[flavour].from_imaging_selection
 
 
 @dataclass(slots=True)
@@ -155,25 +163,25 @@ def detect_flavour(res: dict[str, Any]) -> str:
     Returns
     -------
     str
-        A key of :data:`READERS`.
+        A key of :data:`dicomsel.fhir.FLAVOURS`.
     """
     if "status" in res:  # required in R5, absent from Snapshot #1
-        return r5.NAME
+        return R5
     if "imageRegion" in res:
-        return snapshot1.NAME
+        return SNAPSHOT1
     for name in ("studyUid", "seriesUid", "frameOfReferenceUid"):
         if str(res.get(name, "")).startswith("urn:oid:"):
-            return snapshot1.NAME
+            return SNAPSHOT1
     body = res.get("bodySite")
     if isinstance(body, dict) and ("code" in body or "system" in body):
-        return snapshot1.NAME
+        return SNAPSHOT1
     for inst in res.get("instance") or []:
         if isinstance(inst, dict) and (
             str(inst.get("uid", "")).startswith("urn:oid:")
             or any(k in inst for k in _SNAPSHOT1_INSTANCE)
         ):
-            return snapshot1.NAME
-    return r5.NAME
+            return SNAPSHOT1
+    return R5
 
 
 def _one_series(resources: list[dict[str, Any]], selections: list[Selection]) -> None:
@@ -234,8 +242,8 @@ def read_fhir(
     ValueError
         For an unknown ``flavour``.
     """
-    if flavour is not None and flavour not in READERS:
-        raise ValueError(f"unknown FHIR flavour {flavour!r}; one of {', '.join(READERS)}")
+    if flavour is not None and flavour not in FLAVOURS:
+        raise ValueError(f"unknown FHIR flavour {flavour!r}; one of {', '.join(FLAVOURS)}")
     name = os.fspath(source)
     resources = load_resources(source, text=text)
     result = FhirInput()
@@ -255,7 +263,7 @@ def read_fhir(
         raise InvalidInputError("holds no ImagingSelection resource", path=name)
     for r in selections:
         which = flavour or detect_flavour(r)
-        reader = READERS[which]
+        reader = selection_reader(which)
         try:
             sel = reader(r, endpoints=result.endpoints, warnings=result.warnings)
         except DicomselError as e:

@@ -1,13 +1,41 @@
-"""The FHIR flavours by name (``--fhir``): each provides ``NAME``, ``write`` and ``validate``."""
+"""The FHIR flavours by name (``--fhir``): each provides ``NAME``, ``write`` and ``validate``.
+
+A flavour's package is imported when it is first looked up, so that a run of one
+flavour does not import the other.
+"""
 
 from __future__ import annotations
 
-from dicomsel.fhir import r5, snapshot1
+from collections.abc import Iterator, Mapping
+from importlib import import_module
+
 from dicomsel.fhir.base import Flavour
 
-__all__ = ["FLAVOURS", "flavour"]
+__all__ = ["FLAVOURS", "R5", "SNAPSHOT1", "flavour"]
 
-FLAVOURS: dict[str, Flavour] = {r5.NAME: r5, snapshot1.NAME: snapshot1}
+#: The flavours' names (each package's ``NAME``).
+R5 = "r5"
+SNAPSHOT1 = "r5-snapshot1"
+
+_PACKAGES = {R5: "dicomsel.fhir.r5", SNAPSHOT1: "dicomsel.fhir.snapshot1"}
+
+
+class _Flavours(Mapping[str, Flavour]):
+    """Flavour name -> its package, imported on first lookup."""
+
+    def __getitem__(self, name: str) -> Flavour:
+        module: Flavour = import_module(_PACKAGES[name])
+        return module
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_PACKAGES)
+
+    def __len__(self) -> int:
+        return len(_PACKAGES)
+
+
+#: Flavour name -> the flavour's package (:class:`~dicomsel.fhir.base.Flavour`).
+FLAVOURS: Mapping[str, Flavour] = _Flavours()
 
 
 def flavour(name: str) -> Flavour:

@@ -7,8 +7,18 @@ modules, so that ``import dicomsel`` does not import the network libraries.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from dicomsel.exports import module_getattr
 from dicomsel.io.base import Item, Sink, Source
 from dicomsel.io.files import FileSink, FileSource
-from dicomsel.io.memory import DatasetSource, MemorySink
+
+if TYPE_CHECKING:
+    from dicomsel.io.memory import DatasetSource, MemorySink
+
+#: PEP 562: the in-memory kinds are imported when first asked for
+__getattr__ = module_getattr(
+    __name__, globals(), dict.fromkeys(("DatasetSource", "MemorySink"), "dicomsel.io.memory")
+)
 
 __all__ = ["DatasetSource", "FileSink", "FileSource", "Item", "MemorySink", "Sink", "Source"]

@@ -20,7 +20,6 @@ from dicomsel.dicom import ReadOptions, ReadResult, read_file
 from dicomsel.dicom.dicomjson import read_json_file
 from dicomsel.errors import DicomselError
 from dicomsel.fhir import serialise
-from dicomsel.fhir.xml import serialise_xml
 from dicomsel.io.base import Item
 
 __all__ = [
@@ -403,6 +402,8 @@ class FileSink:
         if not commit:
             return
         if self.xml:
+            from dicomsel.fhir.xml import serialise_xml  # XML and Turtle only
+
             text = serialise_xml(resources, self.fmt, self.flavour)
         else:
             text = serialise(resources, self.fmt)

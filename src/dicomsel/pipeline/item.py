@@ -8,7 +8,7 @@ from dicomsel import fhir
 from dicomsel.dicom import ReadResult, image
 from dicomsel.errors import DicomselError, NotDicomError, UnsupportedObjectError
 from dicomsel.export.guard import ItemTimeout, describe, time_limit
-from dicomsel.fhir import dicomsr, observation
+from dicomsel.fhir import observation
 from dicomsel.fhir.base import Output
 from dicomsel.io.base import Item, Source
 from dicomsel.pipeline.outcome import (
@@ -122,6 +122,8 @@ def _profile_dicom_sr(result: ReadResult, out: Output, path: str, full: bool) ->
     if result.document is None:
         log.info("%s: --profile dicom-sr applies to SR documents only: written as R5", path)
         return
+    from dicomsel.fhir import dicomsr  # only under the option
+
     graph, warnings = dicomsr.write_graph(result.document, out.resources)
     for res in graph:
         observation.validate(res, full)
