@@ -241,3 +241,58 @@ def test_per_frame_groups_are_left_unread_as_pydicom_leaves_them(tmp_path: Path)
 def test_switched_off_reads_with_pydicom() -> None:
     with pydicom_only():
         assert rawheader.read_raw_header(str(SAMPLES / "kos_single_frame.dcm")) is None
+
+
+@pytest.mark.parametrize("undefined", [True, False])
+def test_the_per_frame_items_are_walked_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, undefined: bool
+) -> None:
+    """The cut check's walk keeps the per-frame items' spans; the SEG reader uses them.
+
+    The spans are the items' own (PS3.5 7.5: each item's content after its 8-byte
+    header), and the SEG converts as pydicom's path converts it without walking
+    the sequence again.
+    """
+    from dicomsel.dicom import seg
+    from dicomsel.dicom.scanner import Scanner
+
+    from segfiles import seg_header, write_seg
+
+    path = tmp_path / "seg.dcm"
+    frames = 30
+    write_seg(seg_header(frames, 3, n_sources=5, undefined_length=undefined), path)
+    header = rawheader.read_raw_header(str(path))
+    assert header is not None and header.stopped_at is not None
+    spans = header.per_frame_items
+    assert spans is not None and len(spans) == frames
+    data = path.read_bytes()
+    for pos, length in spans:
+        assert struct.unpack_from("<HHI", data, pos - 8) == (0xFFFE, 0xE000, length)
+    scanner = Scanner(data, header.implicit)
+    _, length, vpos = scanner.header(header.stopped_at)
+    assert spans == scanner.items(vpos, length)
+    deferred = filereader.read_header_file(path).deferred
+    assert deferred is not None and deferred.items == spans
+
+    def walked_again(*args: object) -> None:
+        raise AssertionError("the per-frame groups were walked again")
+
+    monkeypatch.setattr(seg, "count_items", walked_again)
+    scanned = _convert_bytes([path], fast=True)
+    monkeypatch.undo()
+    assert scanned == _convert_bytes([path], fast=False)
+    # one selection per segment, one for the source series
+    assert scanned[0].count('"resourceType": "ImagingSelection"') == 3 + 1
+
+
+def test_no_spans_when_the_per_frame_groups_are_cut(tmp_path: Path) -> None:
+    from segfiles import seg_header, write_seg
+
+    whole = tmp_path / "seg.dcm"
+    write_seg(seg_header(20, 2, n_sources=4), whole)
+    header = rawheader.read_raw_header(str(whole))
+    assert header is not None and header.stopped_at is not None
+    cut = _write(tmp_path, whole.read_bytes()[: header.stopped_at + 400], "cut.dcm")
+    short = rawheader.read_raw_header(str(cut))
+    assert short is not None
+    assert short.unread_cut == 0x52009230 and short.per_frame_items is None

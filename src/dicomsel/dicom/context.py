@@ -57,7 +57,9 @@ class DeferredGroups(Protocol):
 
     ``path``, ``offset`` (of the sequence's header) and the dataset's
     ``implicit`` / ``little`` encoding let a reader scan the bytes itself;
-    :meth:`read_into` has pydicom read them (see :mod:`dicomsel.dicom.filereader`).
+    ``items``, when not None, are the (content position, length) of the
+    sequence's items, found already; :meth:`read_into` has pydicom read them
+    (see :mod:`dicomsel.dicom.filereader`).
     """
 
     path: str
@@ -66,6 +68,7 @@ class DeferredGroups(Protocol):
     little: bool
     deflated: bool
     pending: bool
+    items: list[tuple[int, int]] | None
 
     def read_into(self, ds: Dataset) -> None:
         """Read the elements from the sequence up to Pixel Data into ``ds`` (once).

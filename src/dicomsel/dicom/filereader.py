@@ -120,6 +120,9 @@ class PerFrameGroups:
         inflated stream, so bytes cannot be scanned).
     pending : bool
         False once :meth:`read_into` has run.
+    items : list of (int, int) or None
+        The (content position, length) of each item of the sequence, when the
+        header reader walked them already (:func:`dicomsel.dicom.rawheader.scan_unread`).
     """
 
     path: str
@@ -128,6 +131,7 @@ class PerFrameGroups:
     little: bool
     deflated: bool
     pending: bool = True
+    items: list[tuple[int, int]] | None = None
 
     def read_into(self, ds: Dataset) -> None:
         """Read the elements from the sequence up to Pixel Data into ``ds`` (once).
@@ -282,7 +286,9 @@ def _raw_header_file(p: str) -> HeaderFile | None:
         return None
     deferred = None
     if header.stop_tag == tags.PerFrameFunctionalGroupsSequence and header.stopped_at is not None:
-        deferred = PerFrameGroups(p, header.stopped_at, header.implicit, True, False)
+        deferred = PerFrameGroups(
+            p, header.stopped_at, header.implicit, True, False, items=header.per_frame_items
+        )
     notes = []
     if header.unread_cut is not None:
         notes.append(_cut_note(header.unread_cut, os.path.getsize(p)))

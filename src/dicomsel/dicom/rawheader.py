@@ -53,7 +53,7 @@ from dicomsel.dicom.guard import PARSE_ERRORS
 from dicomsel.dicom.items import raw_paths
 from dicomsel.dicom.scanner import LONG_VRS, SEQUENCE_END, UNDEFINED, Scanner, Unsupported
 
-__all__ = ["Header", "read_raw_header", "unread_cut"]
+__all__ = ["Header", "read_raw_header", "scan_unread", "unread_cut"]
 
 #: Where reading stops (as in :mod:`dicomsel.dicom.filereader`): the three pixel data
 #: elements and the Per-frame Functional Groups Sequence.
@@ -82,9 +82,19 @@ class Header:
         That element's tag.
     unread_cut : int or None
         The tag of an element after ``stopped_at`` that runs past the end of the file.
+    per_frame_items : list of (int, int) or None
+        When reading stopped at the Per-frame Functional Groups Sequence and no
+        element is cut: the (content position, length) of each of its items.
     """
 
-    __slots__ = ("dataset", "implicit", "stop_tag", "stopped_at", "unread_cut")
+    __slots__ = (
+        "dataset",
+        "implicit",
+        "per_frame_items",
+        "stop_tag",
+        "stopped_at",
+        "unread_cut",
+    )
 
     def __init__(
         self,
@@ -93,12 +103,14 @@ class Header:
         stopped_at: int | None,
         stop_tag: int | None,
         unread_cut: int | None,
+        per_frame_items: list[tuple[int, int]] | None = None,
     ) -> None:
         self.dataset = dataset
         self.implicit = implicit
         self.stopped_at = stopped_at
         self.stop_tag = stop_tag
         self.unread_cut = unread_cut
+        self.per_frame_items = per_frame_items
 
 
 def read_raw_header(path: str) -> Header | None:
@@ -186,7 +198,8 @@ def _read(buf: mmap.mmap, size: int) -> Header | None:
     if stop is None:
         return Header(ds, implicit, None, None, None)
     group, element, _ = _IMPLICIT.unpack_from(buf, stop)
-    return Header(ds, implicit, stop, group << 16 | element, unread_cut(buf, stop, size, implicit))
+    cut, spans = scan_unread(buf, stop, size, implicit)
+    return Header(ds, implicit, stop, group << 16 | element, cut, spans)
 
 
 def _elements(
@@ -284,12 +297,40 @@ def unread_cut(buf: Any, pos: int, size: int, implicit: bool) -> int | None:
     int or None
         None also when there is no element header at ``pos`` (the truncation check's business).
     """
+    return scan_unread(buf, pos, size, implicit)[0]
+
+
+def scan_unread(
+    buf: Any, pos: int, size: int, implicit: bool
+) -> tuple[int | None, list[tuple[int, int]] | None]:
+    """:func:`unread_cut`, and the items of the Per-frame Functional Groups Sequence at ``pos``.
+
+    The walk that checks the elements left unread for a cut passes over every
+    item of that sequence anyway; their (content position, length) spans are
+    kept, so that a reader needs not walk the sequence again.
+
+    Returns
+    -------
+    tuple
+        The tag of the element cut by the end of the file, or None; the spans of
+        the sequence's items when ``pos`` holds that sequence, else None.
+    """
     scanner = Scanner(buf, implicit)
+    spans = None
+    first = True
     while pos < size:
         tag = None
         try:
             tag, length, vpos = scanner.header(pos)
+            if first and tag == _PER_FRAME:
+                try:
+                    spans, pos = scanner.items_and_end(vpos, length)
+                    continue
+                except Unsupported:  # not items: walked as any element (a cut, or the reader's)
+                    spans = None
             pos = scanner.skip(vpos, length)
         except Unsupported:
-            return tag
-    return None
+            return tag, None
+        finally:
+            first = False
+    return None, spans

@@ -288,13 +288,7 @@ class Scanner:
             if end > self.size:
                 raise Unsupported("value past the end of the file")
             return end
-        while True:
-            tag, ln, vpos = self.header(pos)
-            if tag == SEQUENCE_END:
-                return vpos
-            if tag != ITEM:
-                raise Unsupported(f"({tag >> 16:04X},{tag & 0xFFFF:04X}) where an item belongs")
-            pos = self.skip_item(vpos, ln)
+        return self._walk(pos, False)
 
     def skip_item(self, pos: int, length: int) -> int:
         """The position after an item's content.
@@ -319,15 +313,78 @@ class Scanner:
             return self.skip(pos, length)
         if self.depth >= self.MAX_DEPTH:
             raise Unsupported("nested too deeply for the byte walk")
-        self.depth += 1
-        try:
-            while True:
-                tag, ln, vpos = self.header(pos)
-                if tag == ITEM_END:
-                    return vpos
-                pos = self.skip(vpos, ln)
-        finally:
-            self.depth -= 1
+        return self._walk(pos, True)
+
+    def _walk(self, pos: int, in_item: bool) -> int:
+        """The position after an undefined-length sequence value (or item, ``in_item``).
+
+        One loop over the element headers, the open undefined-length sequences
+        and items on a stack (True: an item): what :meth:`header`, :meth:`skip`
+        and :meth:`skip_item` would do by recursion, without a call per element.
+        It raises :class:`Unsupported` where they would.
+        """
+        buf, size, implicit = self.buf, self.size, self.implicit
+        unpack, unpack_explicit, unpack_u32 = (
+            _HEADER.unpack_from,
+            _EXPLICIT.unpack_from,
+            _U32.unpack_from,
+        )
+        long_vrs = LONG_VRS
+        room = self.MAX_DEPTH - self.depth - (1 if in_item else 0)
+        stack = [in_item]
+        while True:
+            if pos + 8 > size:
+                raise Unsupported("past the end of the file")
+            group, element, length = unpack(buf, pos)
+            if stack[-1]:  # in an item: an element, or the item's end
+                if group == 0xFFFE:
+                    if element == 0xE00D:  # Item Delimitation Item
+                        stack.pop()
+                        room += 1
+                        pos += 8
+                        if not stack:
+                            return pos
+                        continue
+                    vpos = pos + 8
+                elif implicit:
+                    vpos = pos + 8
+                else:
+                    _, _, vr, length = unpack_explicit(buf, pos)
+                    if vr in long_vrs:
+                        if pos + 12 > size:
+                            raise Unsupported("past the end of the file")
+                        length = unpack_u32(buf, pos + 8)[0]
+                        if vr == b"UN" and length == UNDEFINED:
+                            raise Unsupported("UN of undefined length")
+                        vpos = pos + 12
+                    elif 65 <= vr[0] <= 90 and 65 <= vr[1] <= 90:
+                        vpos = pos + 8
+                    else:
+                        raise Unsupported(f"no VR at {pos}")
+                if length == UNDEFINED:
+                    stack.append(False)  # a sequence (or encapsulated fragments)
+                    pos = vpos
+                    continue
+            else:  # in a sequence: an item, or the sequence's end
+                if group != 0xFFFE or element not in (0xE000, 0xE0DD):
+                    raise Unsupported(f"({group:04X},{element:04X}) where an item belongs")
+                vpos = pos + 8
+                if element == 0xE0DD:  # Sequence Delimitation Item
+                    stack.pop()
+                    pos = vpos
+                    if not stack:
+                        return pos
+                    continue
+                if length == UNDEFINED:
+                    if room <= 0:
+                        raise Unsupported("nested too deeply for the byte walk")
+                    room -= 1
+                    stack.append(True)
+                    pos = vpos
+                    continue
+            pos = vpos + length
+            if pos > size:
+                raise Unsupported("value past the end of the file")
 
     def items(self, pos: int, length: int) -> list[tuple[int, int]]:
         """(content position, length) of each item of a sequence value.
@@ -348,17 +405,40 @@ class Scanner:
         Unsupported
             As :meth:`skip`.
         """
-        out = []
+        return self.items_and_end(pos, length)[0]
+
+    def items_and_end(self, pos: int, length: int) -> tuple[list[tuple[int, int]], int]:
+        """:meth:`items`, and the position after the sequence value (as :meth:`skip`).
+
+        Parameters
+        ----------
+        pos : int
+            Where the value starts.
+        length : int
+            Its length, or :data:`UNDEFINED`.
+
+        Returns
+        -------
+        tuple
+
+        Raises
+        ------
+        Unsupported
+            As :meth:`skip`.
+        """
+        out: list[tuple[int, int]] = []
         end = None if length == UNDEFINED else pos + length
+        if end is not None and end > self.size:
+            raise Unsupported("value past the end of the file")
         while end is None or pos < end:
             tag, ln, vpos = self.header(pos)
             if tag == SEQUENCE_END and end is None:
-                break
+                return out, vpos
             if tag != ITEM:
                 raise Unsupported(f"({tag >> 16:04X},{tag & 0xFFFF:04X}) where an item belongs")
             out.append((vpos, ln))
             pos = self.skip_item(vpos, ln)
-        return out
+        return out, pos
 
     def elements(self, pos: int, length: int) -> list[tuple[int, int, int]]:
         """(tag, length, value position) of each element of an item.

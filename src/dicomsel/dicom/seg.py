@@ -300,10 +300,13 @@ def _scan_per_frame(deferred: DeferredGroups) -> list[_RawFrame] | None:
             mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf,
         ):
             scanner = Scanner(buf, deferred.implicit)
-            tag, length, vpos = scanner.header(deferred.offset)
-            if tag != tags.PerFrameFunctionalGroupsSequence:
-                return None
-            return [_scan_frame(scanner, p, ln) for p, ln in scanner.items(vpos, length)]
+            spans = deferred.items
+            if spans is None:
+                tag, length, vpos = scanner.header(deferred.offset)
+                if tag != tags.PerFrameFunctionalGroupsSequence:
+                    return None
+                spans = scanner.items(vpos, length)
+            return [_scan_frame(scanner, p, ln) for p, ln in spans]
     except (Unsupported, OSError, ValueError, struct.error):
         return None
 
@@ -327,6 +330,8 @@ def _count_groups(ds: Dataset, ctx: ReadContext) -> int | None:
     deferred = ctx.pending_groups()
     if deferred is None:
         return len(value(ds, tags.PerFrameFunctionalGroupsSequence) or ())
+    if deferred.items is not None:  # walked by the header reader
+        return len(deferred.items)
     if not deferred.little or deferred.deflated:
         return None
     tag = tags.PerFrameFunctionalGroupsSequence
