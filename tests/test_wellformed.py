@@ -84,6 +84,68 @@ def test_forbidden_is_what_xml_refuses(cp: int) -> None:
     assert removed == ([] if xml_ok else [f"U+{cp:04X}"])
 
 
+_EVERY_CHARACTER_CLASS = [
+    *range(0x00, 0x21),
+    0x5C,  # the backslash JSON escapes
+    0x7F,
+    0x85,
+    0xD7FF,
+    0xD800,
+    0xDBFF,
+    0xDC00,
+    0xDFFF,
+    0xE000,
+    0xFFFD,
+    0xFFFE,
+    0xFFFF,
+    0x10000,
+    0x10FFFF,
+]
+
+
+@pytest.mark.parametrize("cp", _EVERY_CHARACTER_CLASS)
+@pytest.mark.parametrize("where", ["value", "nested", "list", "key and value"])
+def test_clean_resource_finds_every_forbidden_character(cp: int, where: str) -> None:
+    """The JSON pre-check of clean_resource never misses what the rule forbids."""
+    from dicomsel.fhir.text import clean_resource
+
+    c = chr(cp)
+    text = f"a{c}b"
+    res: dict[str, Any] = {"resourceType": "ImagingSelection", "id": "x"}
+    if where == "value":
+        res["note"] = text
+    elif where == "nested":
+        res["subject"] = {"display": text}
+    elif where == "list":
+        res["series"] = ["ok", text]
+    else:
+        res[f"k{c}"] = text
+    expected = json.loads(json.dumps(res))
+    warnings: list[str] = []
+    clean_resource(res, warnings)
+    forbidden = FORBIDDEN.search(c) is not None
+    assert bool(warnings) == forbidden
+    assert json.dumps(res) != json.dumps(expected) if forbidden else res == expected
+    assert not any(FORBIDDEN.search(v) for v in _strings(res) if isinstance(v, str))
+
+
+def test_clean_resource_leaves_a_backslash_alone() -> None:
+    """``\\b`` in the JSON is a false alarm of the pre-check: the walk changes nothing."""
+    from dicomsel.fhir.text import clean_resource
+
+    res = {"resourceType": "ImagingSelection", "id": "x", "note": "C:\\bin\\f\\u0001"}
+    warnings: list[str] = []
+    assert clean_resource(res, warnings)["note"] == "C:\\bin\\f\\u0001" and warnings == []
+
+
+def _strings(node: Any) -> list[Any]:
+    if isinstance(node, dict):
+        return [s for v in node.values() for s in _strings(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in _strings(v)]
+    return [node]
+
+
 def test_lone_surrogate_removed() -> None:
     cleaned, removed = clean_string("a\ud800b\udfffc")
     assert cleaned == "abc" and removed == ["U+D800", "U+DFFF"]
