@@ -70,6 +70,8 @@ _ITEM_HEAD = struct.Struct("<II")
 _ITEM_AS_U32 = 0xE000FFFE
 _SEQUENCE_END_AS_U32 = 0xE0DDFFFE
 _U32 = struct.Struct("<I")
+#: every explicit VR :meth:`Scanner.header` accepts as a short one: two capitals
+_TWO_CAPITALS = frozenset(bytes((a, b)) for a in range(65, 91) for b in range(65, 91))
 
 
 class Unsupported(Exception):
@@ -329,57 +331,61 @@ class Scanner:
             _EXPLICIT.unpack_from,
             _U32.unpack_from,
         )
-        long_vrs = LONG_VRS
+        long_vrs, capitals = LONG_VRS, _TWO_CAPITALS
         room = self.MAX_DEPTH - self.depth - (1 if in_item else 0)
         stack = [in_item]
         while True:
             if pos + 8 > size:
                 raise Unsupported("past the end of the file")
-            group, element, length = unpack(buf, pos)
-            if stack[-1]:  # in an item: an element, or the item's end
-                if group == 0xFFFE:
-                    if element == 0xE00D:  # Item Delimitation Item
-                        stack.pop()
-                        room += 1
-                        pos += 8
-                        if not stack:
-                            return pos
-                        continue
-                    vpos = pos + 8
-                elif implicit:
+            if in_item:  # an element, or the item's end
+                if implicit:
+                    group, element, length = unpack(buf, pos)
                     vpos = pos + 8
                 else:
-                    _, _, vr, length = unpack_explicit(buf, pos)
-                    if vr in long_vrs:
+                    group, element, vr, length = unpack_explicit(buf, pos)
+                    vpos = pos + 8
+                    if group == 0xFFFE:  # no VR: a 32-bit length
+                        length = unpack_u32(buf, pos + 4)[0]
+                    elif vr in long_vrs:
                         if pos + 12 > size:
                             raise Unsupported("past the end of the file")
-                        length = unpack_u32(buf, pos + 8)[0]
+                        length = unpack_u32(buf, vpos)[0]
                         if vr == b"UN" and length == UNDEFINED:
                             raise Unsupported("UN of undefined length")
                         vpos = pos + 12
-                    elif 65 <= vr[0] <= 90 and 65 <= vr[1] <= 90:
-                        vpos = pos + 8
-                    else:
+                    elif vr not in capitals:
                         raise Unsupported(f"no VR at {pos}")
+                if group == 0xFFFE and element == 0xE00D:  # Item Delimitation Item
+                    stack.pop()
+                    room += 1
+                    if not stack:
+                        return vpos
+                    in_item = stack[-1]
+                    pos = vpos
+                    continue
                 if length == UNDEFINED:
                     stack.append(False)  # a sequence (or encapsulated fragments)
+                    in_item = False
                     pos = vpos
                     continue
             else:  # in a sequence: an item, or the sequence's end
+                group, element, length = unpack(buf, pos)
                 if group != 0xFFFE or element not in (0xE000, 0xE0DD):
                     raise Unsupported(f"({group:04X},{element:04X}) where an item belongs")
                 vpos = pos + 8
                 if element == 0xE0DD:  # Sequence Delimitation Item
                     stack.pop()
-                    pos = vpos
                     if not stack:
-                        return pos
+                        return vpos
+                    in_item = stack[-1]
+                    pos = vpos
                     continue
                 if length == UNDEFINED:
                     if room <= 0:
                         raise Unsupported("nested too deeply for the byte walk")
                     room -= 1
                     stack.append(True)
+                    in_item = True
                     pos = vpos
                     continue
             pos = vpos + length
