@@ -9,14 +9,16 @@ reader stopped before the Per-frame Functional Groups Sequence, the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydicom.dataset import Dataset
 
-from dicomsel.document import SrDocument
 from dicomsel.errors import InvalidInputError, InvalidUIDError, Issue
 from dicomsel.model import Code, ObservationRecord, Selection
 from dicomsel.uid import check_uid
+
+if TYPE_CHECKING:  # the SR reader imports it; other objects have no document
+    from dicomsel.document import SrDocument
 
 __all__ = ["DeferredGroups", "ReadContext", "ReadOptions", "ReadResult"]
 
