@@ -72,6 +72,35 @@ assert n == int(sys.argv[2]), n
 """
 
 
+#: ``python -c PARALLEL_CEILING P N``: 2 x N iterations of a pure-Python loop, in one process
+#: (P = 1) or split over two forked ones (P = 2). Its 1-vs-2 wall ratio is what the machine
+#: gives two processes that share nothing: on a VM with busy neighbours it is often well
+#: under 2x, and bounds what ``--jobs 2`` can reach in the same run.
+PARALLEL_CEILING = """\
+import os, sys
+
+def spin(n):
+    x = 0
+    for i in range(n):
+        x += i
+    return x
+
+procs, n = int(sys.argv[1]), int(sys.argv[2])
+if procs == 1:
+    spin(2 * n)
+else:
+    pids = []
+    for _ in range(2):
+        pid = os.fork()
+        if pid == 0:
+            spin(n)
+            os._exit(0)
+        pids.append(pid)
+    for pid in pids:
+        os.waitpid(pid, 0)
+"""
+
+
 #: ``python -c PEAK_DICOMSEL ARGS``: ``python -m dicomsel ARGS`` that reports its own peak RSS
 #: (see :data:`PEAK_PRELUDE`); ``--import-only`` only imports the CLI and the pipeline.
 PEAK_DICOMSEL = (

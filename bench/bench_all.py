@@ -18,7 +18,8 @@ children, from ``os.wait4``) and of wall time:
   tiny    the sample KOS of one reference / ``import pydicom`` + read (<= 1.2x)
   images  2,000 single-frame images, ``--jobs 1``: files/s against a bare
           ``dcmread(stop_before_pixels=True)`` loop (>= 1.0x), and ``--jobs 2`` against
-          ``--jobs 1`` in wall time (>= 1.7x)
+          ``--jobs 1`` in wall time (>= 1.7x); and the machine's own ceiling for that: a
+          pure-Python loop in 2 processes against 1 (row ``ceiling``)
   big     KOS of 100,000 references: peak RSS (VmHWM) of dicomsel and of the baseline
           (dicomsel <= 300 MB), and their time ratio; --big-runs runs (default 1), the
           other rows being its warm-up
@@ -55,6 +56,7 @@ from typing import Any
 from _common import (
     BASELINE,
     IMAGES_BASELINE,
+    PARALLEL_CEILING,
     PEAK_DICOMSEL,
     PEAK_PRELUDE,
     REPO,
@@ -85,10 +87,12 @@ class Sizes:
     images: int
     image_series: int
     big_refs: int
+    #: iterations per process of the parallel ceiling's loop (about 0.4 s each, full)
+    ceiling_loops: int
 
 
-FULL = Sizes(10_000, 500, 2_000, 2_000, 10, 100_000)
-QUICK = Sizes(200, 5, 50, 20, 2, 1_000)
+FULL = Sizes(10_000, 500, 2_000, 2_000, 10, 100_000, 10_000_000)
+QUICK = Sizes(200, 5, 50, 20, 2, 1_000, 100_000)
 
 
 @dataclass(frozen=True)
@@ -385,6 +389,10 @@ def row_images(a: argparse.Namespace, tmp: Path, trees: list[Tree]) -> list[dict
         for j in (1, 2):
             out = tmp / f"images-{i}-jobs{j}.json"
             commands[f"{t.label} --jobs {j}"] = convert(t, folder, out, "--jobs", str(j))
+    spins = a.sizes.ceiling_loops
+    for procs in (1, 2):
+        argv = [PY, "-c", PARALLEL_CEILING, str(procs), str(spins)]
+        commands[f"pure CPU, {procs} process(es)"] = Command(argv, child_env())
     m = _measure_all(commands, a, "images")
     for i, t in enumerate(trees):  # both --jobs must write the same bytes
         outs = [tmp / f"images-{i}-jobs{j}.json" for j in (1, 2)]
@@ -414,6 +422,17 @@ def row_images(a: argparse.Namespace, tmp: Path, trees: list[Tree]) -> list[dict
             reference_of=lambda t: f"{t.label} --jobs 1",
             baseline_label="--jobs 1",
             files=n,
+        ),
+        make_row(
+            "ceiling",
+            "the machine: 2 processes of pure CPU work vs 1 (wall; bounds --jobs 2)",
+            m,
+            Ratio("pure CPU, 2 process(es)", "pure CPU, 1 process(es)", "wall", ">=", 1.7),
+            trees[:1],
+            subject_of=lambda t: "pure CPU, 2 process(es)",
+            reference_of=lambda t: "pure CPU, 1 process(es)",
+            baseline_label="1 process",
+            loops=spins,
         ),
     ]
 
