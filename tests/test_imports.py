@@ -202,3 +202,64 @@ def test_main_leaves_the_collector_to_its_caller(tmp_path: Path) -> None:
     out = tmp_path / "o.json"
     assert main(["convert", str(SAMPLES / "kos_single_frame.dcm"), "-o", str(out)]) == 0
     assert gc.isenabled() and gc.get_freeze_count() == before
+
+
+_LAZY_PROBE = """
+import atexit, json, sys
+
+def after():
+    from dicomsel.cli import startup
+    seen = {
+        "urllib3 imported": "urllib3" in sys.modules,
+        "requests": type(sys.modules.get("requests")).__name__,
+        "tqdm": type(sys.modules.get("tqdm")).__name__,
+        "finder left": any(isinstance(f, startup._Deferring) for f in sys.meta_path),
+    }
+    # what uses requests gets all of it: dicomweb-client's session, the FHIR sink's errors
+    import dicomweb_client
+    import dicomsel.io.fhirserver as fhirserver
+
+    client = dicomweb_client.DICOMwebClient(url="http://127.0.0.1:9/dicom-web")
+    import requests
+
+    seen["session"] = type(client._session).__name__
+    seen["errors"] = [e.__name__ for e in fhirserver._CONNECTION_ERRORS][:1]
+    seen["requests after use"] = type(requests).__name__
+    seen["urllib3 after use"] = "urllib3" in sys.modules
+    print(json.dumps(seen))
+
+atexit.register(after)
+sys.argv = ["dicomsel", *sys.argv[1:]]
+from dicomsel.cli.main import run
+run()
+"""
+
+
+def test_pydicoms_download_helpers_load_only_when_used(tmp_path: Path) -> None:
+    """The console script defers requests and tqdm (pydicom's downloads); using them loads them."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    argv = ["convert", str(SAMPLES / "kos_single_frame.dcm"), "-o", str(tmp_path / "o.json")]
+    proc = subprocess.run(
+        [sys.executable, "-c", _LAZY_PROBE, *argv], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen["urllib3 imported"] is False
+    assert seen["requests"] == seen["tqdm"] == "_LazyModule"
+    assert seen["finder left"] is False
+    assert seen["session"] == "Session" and seen["errors"] == ["ConnectionError"]
+    assert seen["requests after use"] == "module" and seen["urllib3 after use"] is True
+
+
+def test_deferring_is_not_for_a_package_already_imported() -> None:
+    """In a process that has requests already (the tests' own), nothing is deferred."""
+    import requests
+
+    from dicomsel.cli import startup
+
+    startup.defer_imports()
+    try:
+        assert not any(isinstance(f, startup._Deferring) for f in sys.meta_path)
+        assert type(requests).__name__ == "module"
+    finally:
+        startup.resume_imports()

@@ -104,12 +104,15 @@ _gc_paused_at_start = False
 
 
 def _start_up_done() -> None:
-    """The subcommand's modules are imported: resume the collector :func:`run` paused.
+    """The subcommand's modules are imported: resume what :func:`run` changed for its start-up.
 
     What was imported stays alive for the whole process, so it is frozen
     (:func:`gc.freeze`): no later collection traverses it again.
     """
     global _gc_paused_at_start
+    from dicomsel.cli.startup import resume_imports
+
+    resume_imports()
     if _gc_paused_at_start:
         _gc_paused_at_start = False
         gc.freeze()
@@ -123,9 +126,14 @@ def run() -> None:
     imports of the start-up (pydicom's and numpy's among them) allocate several
     hundred thousand objects that all stay alive, and every automatic collection
     among them would find nothing to free (about a tenth of a small conversion's
-    time). Reference counting frees what is dropped meanwhile.
+    time). Reference counting frees what is dropped meanwhile. pydicom's
+    download helpers (requests, tqdm) are imported lazily meanwhile
+    (:mod:`dicomsel.cli.startup`).
     """
     global _gc_paused_at_start
+    from dicomsel.cli.startup import defer_imports
+
+    defer_imports()
     if gc.isenabled():
         gc.disable()
         _gc_paused_at_start = True
