@@ -1,8 +1,11 @@
 """The element tables the FHIR serialisers (XML, Turtle) walk a resource by.
 
 For each type, its elements in definition order and how each is written: from
-fhir.resources' R5 models, or from the project's Snapshot #1 schema for the
-Snapshot #1 ImagingSelection (whose Meta and Extension are R5's own).
+HL7's R5 package, through the table :mod:`dicomsel.fhir.r5.check` validates by
+(``data/r5_structure.json``: every type dicomsel writes), so that XML and Turtle
+import no pydantic model; from fhir.resources' R5 models for any other type (a
+resource passed through from an input Bundle); or from the project's Snapshot #1
+schema for the Snapshot #1 ImagingSelection (whose Meta and Extension are R5's own).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from functools import cache
 from typing import Any
 
 from dicomsel.errors import InvalidInputError
+from dicomsel.fhir.r5.check import structure
 from dicomsel.fhir.snapshot1.validate import schema as s1_schema
 from dicomsel.fhir.snapshot1.write import NAME as SNAPSHOT1
 
@@ -22,11 +26,13 @@ __all__ = [
     "Node",
     "elements",
     "r5_model_class",
+    "r5_node",
     "resource_node",
     "unwrap_annotation",
 ]
 
-#: a type's definition: ("r5", model class) or ("s1", Snapshot #1 schema definition name)
+#: a type's definition: ("t", R5 type name in the table), ("r5", fhir.resources model class)
+#: or ("s1", Snapshot #1 schema definition name)
 Node = tuple[str, Any]
 
 
@@ -102,7 +108,7 @@ def r5_model_class(resource_type: str) -> Any:
 
     try:
         return get_fhir_model_class(resource_type)
-    except KeyError:
+    except (KeyError, ValueError):  # fhir.resources 8 raises ValueError
         raise InvalidInputError(f"unknown FHIR resource type {resource_type!r}") from None
 
 
@@ -154,12 +160,68 @@ def _r5_elements(cls: Any) -> tuple[tuple[str, ...], dict[str, Element]]:
     return order, elems
 
 
+#: a primitive's JSON form in the table -> Element.json
+_TABLE_JSON = {"boolean": "boolean", "integer": "integer", "number": "decimal"}
+
+
+@cache
+def _table_elements(name: str) -> tuple[tuple[str, ...], dict[str, Element]]:
+    doc = structure()
+    primitives = doc["primitives"]
+    order: list[str] = []
+    elems: dict[str, Element] = {}
+    for element, _low, high, types, _binding in doc["types"][name]:
+        many = high != "1"
+        if element.endswith("[x]"):
+            choice: str | None = element[:-3]
+            keys = [(f"{choice}{t[0].upper()}{t[1:]}", t) for t in types]
+        else:
+            choice, keys = None, [(element, types[0])]
+        for key, t in keys:
+            order.append(key)
+            if t == "Resource":
+                elems[key] = Element("resource", "Resource", many, None, choice)
+            elif t == "xhtml":
+                elems[key] = Element("xhtml", "xhtml", many, None, choice)
+            elif t in primitives:
+                json = _TABLE_JSON.get(primitives[t]["json"], "string")
+                elems[key] = Element("primitive", t, many, None, choice, json)
+            elif "." in t:  # a backbone element: its path names it (ImagingSelection.instance)
+                cls = "".join(part[0].upper() + part[1:] for part in t.split("."))
+                elems[key] = Element("backbone", cls, many, ("t", t), choice)
+            else:
+                elems[key] = Element("complex", t, many, r5_node(t), choice)
+    return tuple(order), elems
+
+
+def r5_node(type_name: str) -> Node:
+    """The definition of an R5 type: the table's when it has the type, else fhir.resources'.
+
+    Parameters
+    ----------
+    type_name : str
+        A resource or datatype name (``Coding``, ``Extension``, ``Procedure``).
+
+    Returns
+    -------
+    Node
+
+    Raises
+    ------
+    dicomsel.errors.InvalidInputError
+        When neither knows the type.
+    """
+    if type_name in structure()["types"]:
+        return ("t", type_name)
+    return ("r5", r5_model_class(type_name))
+
+
 @cache
 def _s1_elements(name: str) -> tuple[tuple[str, ...], dict[str, Element]]:
     schema = s1_schema()
     node = schema if name == "ImagingSelection" else schema["$defs"][name]
     if "properties" not in node:  # Meta, Extension: R5's own definition
-        return _r5_elements(r5_model_class(name))
+        return elements(r5_node(name))
     order: list[str] = []
     elems: dict[str, Element] = {}
     for prop, spec in node["properties"].items():
@@ -199,6 +261,8 @@ def elements(node: Node) -> tuple[tuple[str, ...], dict[str, Element]]:
     -------
     (tuple of str, dict)
     """
+    if node[0] == "t":
+        return _table_elements(node[1])
     return _r5_elements(node[1]) if node[0] == "r5" else _s1_elements(node[1])
 
 
@@ -218,8 +282,10 @@ def resource_node(resource_type: str, flavour: str) -> Node:
     Raises
     ------
     dicomsel.errors.InvalidInputError
-        On a resource type fhir.resources does not know.
+        On a resource type neither the table nor fhir.resources knows.
     """
     if flavour == SNAPSHOT1 and resource_type == "ImagingSelection":
         return ("s1", "ImagingSelection")
+    if resource_type in structure()["resources"]:
+        return ("t", resource_type)
     return ("r5", r5_model_class(resource_type))

@@ -34,7 +34,7 @@ from typing import Any
 
 from dicomsel.errors import InvalidInputError
 from dicomsel.fhir.bundle import serialise
-from dicomsel.fhir.models import Element, Node, elements, r5_model_class, resource_node
+from dicomsel.fhir.models import Element, Node, elements, r5_node, resource_node
 from dicomsel.fhir.snapshot1.write import NAME as SNAPSHOT1
 
 __all__ = ["FHIR", "PREFIXES", "dumps", "serialise_turtle"]
@@ -237,7 +237,7 @@ class _Writer:
                     if target:
                         props.append([f"fhir:link {_iri(target)}"])
             if isinstance(ext, dict):
-                node = ("r5", r5_model_class("Element"))
+                node = r5_node("Element")
                 props += self.properties(ext, node, "Element", "element", inner, where)
             return _node(props, pad)
         if not isinstance(value, dict):

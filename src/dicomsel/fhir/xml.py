@@ -27,7 +27,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from dicomsel.errors import InvalidInputError
 from dicomsel.fhir.bundle import serialise
-from dicomsel.fhir.models import Element, Node, elements, r5_model_class, resource_node
+from dicomsel.fhir.models import Element, Node, elements, r5_node, resource_node
 from dicomsel.fhir.text import clean_string, removal_warning
 
 __all__ = ["NS", "XHTML", "dumps", "loads", "serialise_xml"]
@@ -99,7 +99,7 @@ class _Writer:
         for name in _ordered(obj, order):
             if not resource and name == "id":
                 continue  # an attribute of the element
-            if t[0] in ("r5", "s1") and name == "url" and _is_extension(t):
+            if name == "url" and _is_extension(t):
                 continue
             child = children[name]
             value = obj.get(name)
@@ -139,7 +139,7 @@ class _Writer:
             exts = ext.get("extension") if isinstance(ext, dict) else None
             if exts:
                 self.lines.append(f"{pad}<{name}{attrs}>")
-                t = ("r5", r5_model_class("Extension"))
+                t = r5_node("Extension")
                 for e in exts:
                     self.element(
                         "extension", e, None, Element("complex", "Extension", True, t), depth + 1
@@ -158,7 +158,9 @@ class _Writer:
 
 
 def _is_extension(t: Node) -> bool:
-    return (t[0] == "r5" and t[1].__name__ == "Extension") or (t[0] == "s1" and t[1] == "Extension")
+    if t[0] == "r5":
+        return bool(t[1].__name__ == "Extension")
+    return bool(t[1] == "Extension")  # the table's or Snapshot #1's
 
 
 def dumps(resource: dict[str, Any], flavour: str = "r5", warnings: list[str] | None = None) -> str:
@@ -302,7 +304,7 @@ def _read(elem: ET.Element, t: Node, flavour: str, where: str) -> dict[str, Any]
             ext: dict[str, Any] = {}
             if "id" in sub.attrib:
                 ext["id"] = sub.attrib["id"]
-            exts = [_read(e, ("r5", r5_model_class("Extension")), flavour, path) for e in sub]
+            exts = [_read(e, r5_node("Extension"), flavour, path) for e in sub]
             if exts:
                 ext["extension"] = exts
             if child.many:

@@ -40,6 +40,7 @@ __all__ = [
     "default_full",
     "problems",
     "project_problems",
+    "structure",
 ]
 
 #: the environment variable that sets ``--validate``'s default
@@ -118,9 +119,23 @@ class _Table:
 
 
 @cache
-def _table() -> _Table:
+def structure() -> dict[str, Any]:
+    """``data/r5_structure.json``: HL7's R5 elements of every type dicomsel writes (read once).
+
+    Returns
+    -------
+    dict
+        ``resources``, ``primitives``, ``types`` (name -> [element, min, max, types,
+        binding] in definition order) and ``valueSets``.
+    """
     text = resources.files("dicomsel").joinpath("data/r5_structure.json").read_text("utf-8")
-    doc = json.loads(text)
+    doc: dict[str, Any] = json.loads(text)
+    return doc
+
+
+@cache
+def _table() -> _Table:
+    doc = structure()
     prims = {
         name: _Primitive(
             name,
