@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -79,11 +80,27 @@ def _convert(src: Path, out: Path) -> list[str]:
     return _lines(out)
 
 
-def _kill_three_times(argv: list[str], seed: int, low: float, high: float) -> None:
-    """Start ``argv`` three times (--jobs 1, 2, 1) and kill -9 its process group each time."""
+def _items_done(state: Path) -> int:
+    """How many items the ledger at ``state`` has committed (0 while it cannot be read)."""
+    if not state.exists():
+        return 0
+    try:
+        with closing(sqlite3.connect(f"file:{state}?mode=ro", uri=True, timeout=0.05)) as db:
+            return int(db.execute("SELECT count(*) FROM item").fetchone()[0])
+    except sqlite3.Error:  # not created yet, or locked for a moment
+        return 0
+
+
+def _kill_three_times(argv: list[str], state: Path, seed: int, high: float = 0.5) -> None:
+    """Start ``argv`` three times (--jobs 1, 2, 1) and kill -9 its process group each time.
+
+    Each kill comes a random 0 to ``high`` seconds after that run's first committed
+    item, so it lands while the job works, however fast the machine or the code.
+    """
     rng = random.Random(seed)
     killed = 0
     for k in range(3):
+        before = _items_done(state)
         proc = subprocess.Popen(
             [*argv, "--jobs", str(1 + k % 2)],
             env=_ENV,
@@ -91,7 +108,9 @@ def _kill_three_times(argv: list[str], seed: int, low: float, high: float) -> No
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        time.sleep(rng.uniform(low, high))
+        while proc.poll() is None and _items_done(state) <= before:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, high))
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)  # the driver and its workers
             killed += 1
@@ -229,7 +248,7 @@ def test_kill_9_three_times_then_every_resource_once(tmp_path: Path) -> None:
         *_CLI, "export", "--source", str(src), "--sink", f"ndjson:{out}",
         "--state", str(state), "--timezone", "+00:00",
     ]  # fmt: skip
-    _kill_three_times(argv, seed=11, low=1.0, high=3.0)
+    _kill_three_times(argv, state, seed=11)
     with sqlite3.connect(state) as db:  # some progress was recorded before the kills
         assert db.execute("SELECT count(*) FROM item").fetchone()[0] > 0
     done = subprocess.run(argv, env=_ENV, capture_output=True, text=True, check=False)

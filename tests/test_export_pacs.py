@@ -144,7 +144,7 @@ def test_kill_9_three_times_during_a_pacs_export(orthanc: Any, tmp_path: Path) -
         *_CLI, "export", "--source", orthanc.dicomweb, "--sink", f"ndjson:{out}",
         "--state", str(state), "--timezone", "+00:00",
     ]  # fmt: skip
-    _kill_three_times(argv, seed=2026, low=2.0, high=5.0)
+    _kill_three_times(argv, state, seed=2026)
     done = subprocess.run(argv, env=_ENV, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     lines = _lines(out)

@@ -253,7 +253,7 @@ def test_the_per_frame_items_are_walked_once(
     header), and the SEG converts as pydicom's path converts it without walking
     the sequence again.
     """
-    from dicomsel.dicom import seg
+    from dicomsel.dicom import segscan
     from dicomsel.dicom.scanner import Scanner
 
     from segfiles import seg_header, write_seg
@@ -277,7 +277,7 @@ def test_the_per_frame_items_are_walked_once(
     def walked_again(*args: object) -> None:
         raise AssertionError("the per-frame groups were walked again")
 
-    monkeypatch.setattr(seg, "count_items", walked_again)
+    monkeypatch.setattr(segscan, "count_items", walked_again)
     scanned = _convert_bytes([path], fast=True)
     monkeypatch.undo()
     assert scanned == _convert_bytes([path], fast=False)

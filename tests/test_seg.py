@@ -12,8 +12,7 @@ from pydicom import dcmread
 from pydicom.sequence import Sequence as DicomSequence
 
 from dicomsel import read_file
-from dicomsel.dicom import load, read_dataset
-from dicomsel.dicom import seg as seg_module
+from dicomsel.dicom import load, read_dataset, segscan
 from dicomsel.dicom.context import ReadOptions
 from dicomsel.dicom.seg import SOURCE_IMAGE_CODE
 from dicomsel.errors import InvalidInputError
@@ -117,7 +116,7 @@ def test_pydicom_reads_the_per_frame_groups_when_the_scanner_gives_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = save(make_seg(ct_slices(3), 2), tmp_path / "seg.dcm")
-    monkeypatch.setattr(seg_module, "_scan_per_frame", lambda *a: None)
+    monkeypatch.setattr(segscan, "scan_per_frame", lambda *a: None)
     ds, _ = load(path)
     read_dataset(ds, str(path), ReadOptions(seg_frames=True))
     assert len(ds.PerFrameFunctionalGroupsSequence) == 2
@@ -128,7 +127,7 @@ def _both_paths(path: Path, monkeypatch: pytest.MonkeyPatch, **kw: Any) -> tuple
     opts = ReadOptions(seg_frames=True, **kw)
     scanned = read_file(path, opts)
     with monkeypatch.context() as m:
-        m.setattr(seg_module, "_scan_per_frame", lambda *a: None)
+        m.setattr(segscan, "scan_per_frame", lambda *a: None)
         parsed = read_file(path, opts)
     return scanned, parsed
 

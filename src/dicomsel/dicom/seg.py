@@ -16,18 +16,16 @@ module and nothing else.
 from __future__ import annotations
 
 import dataclasses
-import mmap
-import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from pydicom.dataset import Dataset
 
-from dicomsel.dicom import tags
-from dicomsel.dicom.context import DeferredGroups, ReadContext, ReadResult
+from dicomsel.dicom import segscan, tags
+from dicomsel.dicom.context import ReadContext, ReadResult
 from dicomsel.dicom.image import Header, body_site, creator_performers, read_header
 from dicomsel.dicom.references import A_FRAME, check_frames, optional_uid
-from dicomsel.dicom.scanner import Scanner, Unsupported, count_items
+from dicomsel.dicom.segscan import RawFrame, RawRef
 from dicomsel.dicom.sopclasses import LABEL_MAP_SEGMENTATION, SEGMENTATION, SEGMENTATIONS
 from dicomsel.dicom.values import attr_name, code_from_item, issued, text, text_of, value
 from dicomsel.model import Code, Identifier, Instance, Provenance, Selection
@@ -180,16 +178,9 @@ def _listed_sources(ds: Dataset, hdr: Header, ctx: ReadContext) -> dict[str, _So
     return out
 
 
-# Per-frame facts as read, before any check: (Referenced Segment Number, [(Referenced SOP
-# Instance UID, Referenced SOP Class UID, [Referenced Frame Number, ...]), ...]). They come from
-# the byte scanner below, or from pydicom when the scanner cannot read the file.
-_RawRef = tuple[str, str | None, list[str]]
-_RawFrame = tuple[str | None, list[_RawRef]]
-
-
-def _raw_refs(item: Dataset | None) -> list[_RawRef]:
+def _raw_refs(item: Dataset | None) -> list[RawRef]:
     """Source Image items of a functional groups item's Derivation Image items (pydicom)."""
-    out: list[_RawRef] = []
+    out: list[RawRef] = []
     if item is None:
         return out
     for deriv in value(item, tags.DerivationImageSequence) or ():
@@ -218,7 +209,7 @@ def _raw_segment(item: Dataset | None) -> str | None:
 
 
 def _checked_refs(
-    raw: list[_RawRef], where: str, ctx: ReadContext
+    raw: list[RawRef], where: str, ctx: ReadContext
 ) -> list[tuple[str, str | None, list[int]]]:
     out = []
     for uid, cls, frame_texts in raw:
@@ -234,81 +225,14 @@ def _checked_refs(
     return out
 
 
-def _raw_frames(ds: Dataset, ctx: ReadContext) -> list[_RawFrame]:
+def _raw_frames(ds: Dataset, ctx: ReadContext) -> list[RawFrame]:
     """Every frame's segment and source images: scanned from the file, else read with pydicom."""
     deferred = ctx.pending_groups()
     if deferred is not None:
-        scanned = _scan_per_frame(deferred)
+        scanned = segscan.scan_per_frame(deferred)
         if scanned is not None:
             return scanned
     return [(_raw_segment(item), _raw_refs(item)) for item in per_frame_groups(ds, ctx)]
-
-
-# ---- the per-frame functional groups from the file's bytes
-#
-# pydicom builds a Dataset for every item of every nested sequence, which for a SEG of
-# thousands of frames costs more than all the rest of the conversion. The byte scanner
-# (:mod:`dicomsel.dicom.scanner`) walks the element headers of the Per-frame Functional
-# Groups Sequence (little endian, explicit or implicit VR) and only the five attributes
-# the SEG reader needs are decoded. Anything it does not expect makes it give up, and
-# pydicom reads the sequence instead (and reports what is wrong).
-
-_U16 = struct.Struct("<H")
-
-
-def _scan_frame(scanner: Scanner, pos: int, length: int) -> _RawFrame:
-    segment: str | None = None
-    refs: list[_RawRef] = []
-    for tag, ln, vpos in scanner.elements(pos, length):
-        if tag == tags.SegmentIdentificationSequence:
-            for ipos, iln in scanner.items(vpos, ln)[:1]:
-                for t, l2, p2 in scanner.elements(ipos, iln):
-                    if t == tags.ReferencedSegmentNumber and l2:
-                        if l2 != 2:
-                            raise Unsupported("Referenced Segment Number is not US")
-                        segment = str(_U16.unpack_from(scanner.buf, p2)[0])
-        elif tag == tags.DerivationImageSequence:
-            for ipos, iln in scanner.items(vpos, ln):
-                for t, l2, p2 in scanner.elements(ipos, iln):
-                    if t == tags.SourceImageSequence:
-                        for spos, sln in scanner.items(p2, l2):
-                            refs.extend(_scan_source(scanner, spos, sln))
-    return segment, refs
-
-
-def _scan_source(scanner: Scanner, pos: int, length: int) -> list[_RawRef]:
-    uid = cls = None
-    frames: list[str] = []
-    for tag, ln, vpos in scanner.elements(pos, length):
-        if tag == tags.ReferencedSOPInstanceUID:
-            uid = scanner.text(vpos, ln)
-        elif tag == tags.ReferencedSOPClassUID:
-            cls = scanner.text(vpos, ln)
-        elif tag == tags.ReferencedFrameNumber:
-            t = scanner.text(vpos, ln)
-            frames = [f for f in (t or "").split("\\") if f.strip()]
-    return [(uid, cls, frames)] if uid else []
-
-
-def _scan_per_frame(deferred: DeferredGroups) -> list[_RawFrame] | None:
-    """The per-frame facts read from the file's bytes, or None when pydicom must read them."""
-    if not deferred.little or deferred.deflated:
-        return None
-    try:
-        with (
-            open(deferred.path, "rb") as f,
-            mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf,
-        ):
-            scanner = Scanner(buf, deferred.implicit)
-            spans = deferred.items
-            if spans is None:
-                tag, length, vpos = scanner.header(deferred.offset)
-                if tag != tags.PerFrameFunctionalGroupsSequence:
-                    return None
-                spans = scanner.items(vpos, length)
-            return [_scan_frame(scanner, p, ln) for p, ln in spans]
-    except (Unsupported, OSError, ValueError, struct.error):
-        return None
 
 
 def _check_frame_count(ds: Dataset, n_items: int | None, ctx: ReadContext) -> None:
@@ -330,12 +254,7 @@ def _count_groups(ds: Dataset, ctx: ReadContext) -> int | None:
     deferred = ctx.pending_groups()
     if deferred is None:
         return len(value(ds, tags.PerFrameFunctionalGroupsSequence) or ())
-    if deferred.items is not None:  # walked by the header reader
-        return len(deferred.items)
-    if not deferred.little or deferred.deflated:
-        return None
-    tag = tags.PerFrameFunctionalGroupsSequence
-    return count_items(deferred.path, deferred.offset, tag, deferred.implicit)
+    return segscan.count_per_frame(deferred)
 
 
 def _ranges(numbers: list[int]) -> str:
