@@ -263,3 +263,52 @@ def test_deferring_is_not_for_a_package_already_imported() -> None:
         assert type(requests).__name__ == "module"
     finally:
         startup.resume_imports()
+
+
+_THREADS_PROBE = """
+import atexit, json, os, sys
+
+def after():
+    tasks = len(os.listdir("/proc/self/task"))  # the process's threads, native ones included
+    seen = {"threads": tasks, "numpy": "numpy" in sys.modules}
+    seen["OPENBLAS_NUM_THREADS"] = os.environ.get("OPENBLAS_NUM_THREADS")
+    print(json.dumps(seen))
+
+atexit.register(after)
+if sys.argv[1] == "plain":
+    import numpy
+else:
+    sys.argv = ["dicomsel", *sys.argv[2:]]
+    from dicomsel.cli.main import run
+    run()
+"""
+
+
+def _threads(*argv: str, **env: str) -> dict[str, object]:
+    clean = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    proc = subprocess.run(
+        [sys.executable, "-c", _THREADS_PROBE, *argv],
+        env={**clean, "PYTHONPATH": str(ROOT / "src"), **env},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    seen: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return seen
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="no /proc/self/task here")
+def test_the_console_script_starts_no_blas_threads(tmp_path: Path) -> None:
+    """numpy (imported by pydicom) would start OpenBLAS's thread pool; dicomsel does no BLAS.
+
+    The console script asks for one BLAS thread unless the user set OPENBLAS_NUM_THREADS:
+    the process stays single-threaded, so its forked workers copy no thread pool.
+    """
+    argv = ["convert", str(SAMPLES / "kos_single_frame.dcm"), "-o", str(tmp_path / "o.json")]
+    seen = _threads("cli", *argv)
+    assert seen["numpy"] is True  # pydicom imports it: the pool would exist
+    assert seen["threads"] == 1 and seen["OPENBLAS_NUM_THREADS"] == "1"
+    if (os.cpu_count() or 1) > 1:  # the check can fail: plain numpy starts the pool here
+        assert _threads("plain")["threads"] > 1
+    kept = _threads("cli", *argv, OPENBLAS_NUM_THREADS="2")
+    assert kept["OPENBLAS_NUM_THREADS"] == "2" and kept["threads"] == 2

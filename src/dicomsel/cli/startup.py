@@ -11,18 +11,25 @@ DICOMweb source and the FHIR server sink, through dicomweb-client) gets the
 whole package the moment it touches it. The finder is removed once the
 arguments are parsed, and a library caller of :func:`dicomsel.cli.main.main`
 is never affected.
+
+pydicom also imports numpy, and numpy's OpenBLAS starts a thread per core that
+spins for a while (about 50 ms of CPU on two cores, more than the rest of numpy's
+import). dicomsel does no linear algebra, so the console script asks for one BLAS
+thread (:func:`one_blas_thread`) unless the user set ``OPENBLAS_NUM_THREADS``: the
+process stays single-threaded, and the workers it forks copy no thread pool.
 """
 
 from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+import os
 import sys
 from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 
-__all__ = ["DEFERRED", "defer_imports", "resume_imports"]
+__all__ = ["DEFERRED", "defer_imports", "one_blas_thread", "resume_imports"]
 
 #: the top-level packages whose code runs on first use while the console script starts
 DEFERRED = ("requests", "tqdm")
@@ -63,3 +70,9 @@ def resume_imports() -> None:
     if _finder is not None:
         sys.meta_path[:] = [f for f in sys.meta_path if f is not _finder]
         _finder = None
+
+
+def one_blas_thread() -> None:
+    """Ask OpenBLAS (numpy's) for one thread, unless set already; only before numpy is imported."""
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
