@@ -93,3 +93,23 @@ def test_compare_measures_the_other_tree_in_the_same_run(tmp_path: Path) -> None
     _positive(row["measures"][compare["subject"]], compare["subject"])
     assert compare["ratio"] > 0 and compare["after_over_before_cpu"] > 0
     assert "before ratio" in table
+
+
+def test_compare_leaves_the_machines_ceiling_without_a_before(tmp_path: Path) -> None:
+    """The ceiling row measures no tree: under --compare its before cells are empty."""
+    report, table = _bench(tmp_path, "--rows", "images", "--compare", str(REPO))
+    assert [r["key"] for r in report["rows"]] == ["images", "jobs", "ceiling"]
+    ceiling = report["rows"][-1]
+    _check_row(ceiling)
+    assert "compare" not in ceiling
+    (line,) = [ln for ln in table.splitlines() if ln.startswith(f"| {ceiling['workload']} |")]
+    head = next(ln for ln in table.splitlines() if ln.startswith("| workload |"))
+    assert line.count("|") == head.count("|")  # a full row, its last four cells empty
+    assert line.endswith("|  |  |  |  |")
+    # a saved report prints the same table again
+    saved = tmp_path / "bench.json"
+    again = subprocess.run(
+        [sys.executable, str(BENCH), "--render", str(saved)], capture_output=True, text=True
+    )
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == table
