@@ -284,8 +284,13 @@ else:
 """
 
 
+#: what OpenBLAS reads for its thread count (Dask's LocalCluster sets them in its parent's
+#: environment, so a test run that started one has them)
+_BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
+
+
 def _threads(*argv: str, **env: str) -> dict[str, object]:
-    clean = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    clean = {k: v for k, v in os.environ.items() if k not in _BLAS_THREAD_VARS}
     proc = subprocess.run(
         [sys.executable, "-c", _THREADS_PROBE, *argv],
         env={**clean, "PYTHONPATH": str(ROOT / "src"), **env},
