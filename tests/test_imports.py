@@ -213,6 +213,8 @@ def after():
         "urllib3 imported": "urllib3" in sys.modules,
         "requests": type(sys.modules.get("requests")).__name__,
         "tqdm": type(sys.modules.get("tqdm")).__name__,
+        "urllib.request": type(sys.modules.get("urllib.request")).__name__,
+        "ssl imported": "ssl" in sys.modules,
         "finder left": any(isinstance(f, startup._Deferring) for f in sys.meta_path),
     }
     # what uses requests gets all of it: dicomweb-client's session, the FHIR sink's errors
@@ -226,6 +228,7 @@ def after():
     seen["errors"] = [e.__name__ for e in fhirserver._CONNECTION_ERRORS][:1]
     seen["requests after use"] = type(requests).__name__
     seen["urllib3 after use"] = "urllib3" in sys.modules
+    seen["urllib.request after use"] = type(sys.modules["urllib.request"]).__name__
     print(json.dumps(seen))
 
 atexit.register(after)
@@ -236,7 +239,7 @@ run()
 
 
 def test_pydicoms_download_helpers_load_only_when_used(tmp_path: Path) -> None:
-    """The console script defers requests and tqdm (pydicom's downloads); using them loads them."""
+    """The console script defers requests, tqdm, urllib.request (pydicom's downloads) until used."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     argv = ["convert", str(SAMPLES / "kos_single_frame.dcm"), "-o", str(tmp_path / "o.json")]
     proc = subprocess.run(
@@ -245,10 +248,12 @@ def test_pydicoms_download_helpers_load_only_when_used(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     seen = json.loads(proc.stdout.strip().splitlines()[-1])
     assert seen["urllib3 imported"] is False
-    assert seen["requests"] == seen["tqdm"] == "_LazyModule"
+    assert seen["requests"] == seen["tqdm"] == seen["urllib.request"] == "_LazyModule"
+    assert seen["ssl imported"] is False  # urllib.request's http.client, ssl, email
     assert seen["finder left"] is False
     assert seen["session"] == "Session" and seen["errors"] == ["ConnectionError"]
     assert seen["requests after use"] == "module" and seen["urllib3 after use"] is True
+    assert seen["urllib.request after use"] == "module"  # requests.compat imports from it
 
 
 def test_deferring_is_not_for_a_package_already_imported() -> None:
