@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,19 +36,26 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 """
 
 
-def _modules(*argv: str, validate: str | None = None) -> tuple[int, set[str]]:
-    env = {k: v for k, v in os.environ.items() if k != "DICOMSEL_VALIDATE"}
-    if validate:
-        env["DICOMSEL_VALIDATE"] = validate
-    env["PYTHONPATH"] = str(ROOT / "src")
+def _probe(source: str, *argv: str, drop: tuple[str, ...] = (), **env: str) -> dict[str, Any]:
+    """Run ``source`` in a new interpreter on this tree; what it printed last, as JSON.
+
+    ``drop`` are environment variables it runs without; ``env`` are set for it.
+    """
+    base = {k: v for k, v in os.environ.items() if k not in drop}
     proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, *argv],
-        env=env,
+        [sys.executable, "-c", source, *argv],
+        env={**base, "PYTHONPATH": str(ROOT / "src"), **env},
         capture_output=True,
         text=True,
-        check=True,
     )
-    doc = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert proc.returncode == 0, proc.stderr
+    seen: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return seen
+
+
+def _modules(*argv: str, validate: str | None = None) -> tuple[int, set[str]]:
+    env = {"DICOMSEL_VALIDATE": validate} if validate else {}
+    doc = _probe(_PROBE, *argv, drop=("DICOMSEL_VALIDATE",), **env)
     return doc["code"], set(doc["modules"])
 
 
@@ -181,13 +189,8 @@ m.run()
 
 def test_the_console_script_pauses_the_collector_only_for_its_start_up(tmp_path: Path) -> None:
     """``run()`` pauses the cyclic GC while it imports, then freezes what was imported."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     argv = ["convert", str(SAMPLES / "kos_single_frame.dcm"), "-o", str(tmp_path / "o.json")]
-    proc = subprocess.run(
-        [sys.executable, "-c", _GC_PROBE, *argv], env=env, capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stderr
-    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    seen = _probe(_GC_PROBE, *argv)
     assert seen["paused during start-up"] and seen["enabled after"]
     assert seen["frozen"] > 10_000  # pydicom's, numpy's and dicomsel's objects
 
@@ -240,13 +243,8 @@ run()
 
 def test_pydicoms_download_helpers_load_only_when_used(tmp_path: Path) -> None:
     """The console script defers requests, tqdm, urllib.request (pydicom's downloads) until used."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     argv = ["convert", str(SAMPLES / "kos_single_frame.dcm"), "-o", str(tmp_path / "o.json")]
-    proc = subprocess.run(
-        [sys.executable, "-c", _LAZY_PROBE, *argv], env=env, capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stderr
-    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    seen = _probe(_LAZY_PROBE, *argv)
     assert seen["urllib3 imported"] is False
     assert seen["requests"] == seen["tqdm"] == seen["urllib.request"] == "_LazyModule"
     assert seen["ssl imported"] is False  # urllib.request's http.client, ssl, email
@@ -294,17 +292,8 @@ else:
 _BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
 
 
-def _threads(*argv: str, **env: str) -> dict[str, object]:
-    clean = {k: v for k, v in os.environ.items() if k not in _BLAS_THREAD_VARS}
-    proc = subprocess.run(
-        [sys.executable, "-c", _THREADS_PROBE, *argv],
-        env={**clean, "PYTHONPATH": str(ROOT / "src"), **env},
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stderr
-    seen: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return seen
+def _threads(*argv: str, **env: str) -> dict[str, Any]:
+    return _probe(_THREADS_PROBE, *argv, drop=_BLAS_THREAD_VARS, **env)
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="no /proc/self/task here")
@@ -318,7 +307,8 @@ def test_the_console_script_starts_no_blas_threads(tmp_path: Path) -> None:
     seen = _threads("cli", *argv)
     assert seen["numpy"] is True  # pydicom imports it: the pool would exist
     assert seen["threads"] == 1 and seen["OPENBLAS_NUM_THREADS"] == "1"
+    kept = _threads("cli", *argv, OPENBLAS_NUM_THREADS="2")
+    assert kept["OPENBLAS_NUM_THREADS"] == "2"
     if (os.cpu_count() or 1) > 1:  # the check can fail: plain numpy starts the pool here
         assert _threads("plain")["threads"] > 1
-    kept = _threads("cli", *argv, OPENBLAS_NUM_THREADS="2")
-    assert kept["OPENBLAS_NUM_THREADS"] == "2" and kept["threads"] == 2
+        assert kept["threads"] == 2  # (OpenBLAS starts no more threads than CPUs)

@@ -127,8 +127,8 @@ def run() -> None:
     hundred thousand objects that all stay alive, and every automatic collection
     among them would find nothing to free (about a tenth of a small conversion's
     time). Reference counting frees what is dropped meanwhile. pydicom's
-    download helpers (requests, tqdm) are imported lazily meanwhile, and numpy's
-    OpenBLAS gets one thread (:mod:`dicomsel.cli.startup`).
+    download helpers (requests, tqdm, urllib.request) are imported lazily
+    meanwhile, and numpy's OpenBLAS gets one thread (:mod:`dicomsel.cli.startup`).
     """
     global _gc_paused_at_start
     from dicomsel.cli.startup import defer_imports, one_blas_thread

@@ -63,9 +63,14 @@ def _scan_source(scanner: Scanner, pos: int, length: int) -> list[RawRef]:
     return [(uid, cls, frames)] if uid else []
 
 
+def _scannable(deferred: DeferredGroups) -> bool:
+    """Whether the scanner reads this file's bytes (little endian, not deflated)."""
+    return deferred.little and not deferred.deflated
+
+
 def scan_per_frame(deferred: DeferredGroups) -> list[RawFrame] | None:
     """The per-frame facts read from the file's bytes, or None when pydicom must read them."""
-    if not deferred.little or deferred.deflated:
+    if not _scannable(deferred):
         return None
     try:
         with (
@@ -88,7 +93,7 @@ def count_per_frame(deferred: DeferredGroups) -> int | None:
     """The number of per-frame functional groups left unread, None when it cannot be counted."""
     if deferred.items is not None:  # walked by the header reader
         return len(deferred.items)
-    if not deferred.little or deferred.deflated:
+    if not _scannable(deferred):
         return None
     tag = tags.PerFrameFunctionalGroupsSequence
     return count_items(deferred.path, deferred.offset, tag, deferred.implicit)
